@@ -1,0 +1,9 @@
+/** Unit tests are fast and pure; integration tests start real servers (Orthanc, Chromium) and run longer. */
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
+  testMatch: ['<rootDir>/test/**/*.test.ts'],
+  testTimeout: 120000,
+  maxWorkers: 2,
+  verbose: false,
+};

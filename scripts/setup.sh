@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything lens-pacs needs on a fresh Debian machine: Debian packages, then npm packages.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v Orthanc >/dev/null          || need_apt+=(orthanc)
+[ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need_apt+=(orthanc-dicomweb)
+command -v storescu >/dev/null         || need_apt+=(dcmtk)
+command -v dciodvfy >/dev/null         || need_apt+=(dicom3tools)
+command -v chromium >/dev/null         || need_apt+=(chromium)
+command -v sqlite3 >/dev/null          || need_apt+=(sqlite3)
+/usr/bin/python3 -c 'import torch, numpy, scipy' 2>/dev/null || need_apt+=(python3-torch python3-numpy python3-scipy)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# Debian starts an Orthanc service on install; lens-pacs runs its own instances on free ports.
+if command -v systemctl >/dev/null && systemctl is-active --quiet orthanc 2>/dev/null; then
+  systemctl stop orthanc || true
+fi
+
+stamp=node_modules/.lens-setup-stamp
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+  echo "setup: installing npm packages"
+  export ONNXRUNTIME_NODE_INSTALL=skip
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+  touch "$stamp"
+fi
+echo "setup: ready"

@@ -1,0 +1,107 @@
+/**
+ * The one typed configuration of lens-pacs. Every section has defaults that run the local demo; a config file
+ * (JSON) and environment variables override them (see load.ts). Each stage reads only its own section.
+ */
+import { z } from 'zod';
+
+const auth = z
+  .discriminatedUnion('type', [
+    z.object({ type: z.literal('none') }),
+    z.object({ type: z.literal('basic'), username: z.string().min(1), password: z.string() }),
+    z.object({ type: z.literal('bearer'), token: z.string().min(1) }),
+  ])
+  .default({ type: 'none' });
+
+export const selectionSchema = z
+  .object({
+    modality: z.string().default('CT'),
+    /** ImageType values 1 and 2 that are accepted (value 3 may be AXIAL or empty on older scanners). */
+    imageTypes: z.array(z.string()).default(['ORIGINAL\\PRIMARY']),
+    /** ImageType value 3 or series descriptions that mark localizers. */
+    rejectImageTypeValues: z.array(z.string()).default(['LOCALIZER', 'SCOUT', 'TOPOGRAM', 'DERIVED\\SECONDARY']),
+    /** Maximum angle in degrees between the slice normal and the patient's head-foot axis. */
+    maxObliquityDeg: z.number().min(0).max(90).default(10),
+    maxSliceSpacingMm: z.number().positive().default(5.5),
+    minSlices: z.number().int().positive().default(20),
+    /** Kernel names (ConvolutionKernel, case-insensitive substrings) preferred for soft tissue, best first. */
+    preferredKernels: z.array(z.string()).default(['STANDARD', 'SOFT', 'B30', 'B31', 'B40', 'B', 'FC18', 'FC08', 'A']),
+  })
+  .default({});
+
+export const configSchema = z
+  .object({
+    /** Folder for the job database, the change-feed cursor and downloaded series. */
+    workDir: z.string().default('.lens'),
+    pacs: z
+      .object({
+        /** DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web */
+        dicomwebUrl: z.string().url().default('http://127.0.0.1:8042/dicom-web'),
+        auth,
+        timeoutMs: z.number().int().positive().default(60000),
+        retries: z.number().int().min(0).default(4),
+        retryBaseMs: z.number().int().positive().default(500),
+        frameConcurrency: z.number().int().positive().default(8),
+      })
+      .default({}),
+    /** Orthanc's own REST root (change feed); absent when the PACS is only reachable by DICOMweb. */
+    orthanc: z
+      .object({ url: z.string().url(), auth })
+      .optional(),
+    listener: z
+      .object({
+        changeFeed: z.object({ enabled: z.boolean().default(true), intervalMs: z.number().int().positive().default(2000) }).default({}),
+        webhook: z.object({ enabled: z.boolean().default(true), secret: z.string().optional() }).default({}),
+        dicomwebPoll: z
+          .object({
+            enabled: z.boolean().default(false),
+            intervalMs: z.number().int().positive().default(60000),
+            /** How far back each poll looks; windows overlap so that no boundary is missed. */
+            lookbackMinutes: z.number().positive().default(120),
+          })
+          .default({}),
+      })
+      .default({}),
+    selection: selectionSchema,
+    model: z
+      .object({
+        /** Folder holding model.json. */
+        dir: z.string().default('models/lens-ulb'),
+        /** Tried in order; the first available is used. */
+        executionProviders: z.array(z.enum(['cuda', 'cpu'])).default(['cpu']),
+        threads: z.number().int().min(0).default(0),
+        batchSize: z.number().int().positive().default(4),
+        /** Overrides the manifest's per-head threshold when set. */
+        scoreThreshold: z.number().min(0).max(1).optional(),
+      })
+      .default({}),
+    jobs: z
+      .object({
+        database: z.string().optional(),
+        concurrency: z.number().int().positive().default(1),
+        leaseSeconds: z.number().int().positive().default(300),
+        maxAttempts: z.number().int().positive().default(5),
+        backoffSeconds: z.number().positive().default(10),
+      })
+      .default({}),
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(8700),
+        /** When set, the REST API and the dashboard require `Authorization: Bearer <token>`. */
+        apiToken: z.string().optional(),
+      })
+      .default({}),
+    harvest: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** node-cron expression; nightly at 02:00 by default. */
+        schedule: z.string().default('0 2 * * *'),
+        outDir: z.string().default('.lens/harvest'),
+      })
+      .default({}),
+  })
+  .strict();
+
+export type LensConfig = z.infer<typeof configSchema>;
+export type SelectionRules = z.infer<typeof selectionSchema>;
+export type AuthConfig = z.infer<typeof auth>;

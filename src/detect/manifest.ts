@@ -1,0 +1,57 @@
+/**
+ * The model manifest (models/<name>/model.json, design.md §2): everything the runtime needs to feed and read a
+ * network, so that another detector can be dropped in without code changes.
+ */
+import type { LesionType } from './findings';
+
+export interface ModelManifest {
+  name: string;
+  version: string;
+  /** ONNX file, relative to the manifest. */
+  file: string;
+  description?: string;
+  input: {
+    /** Name of the graph input; shape [N, slices, H, W], float32. */
+    name: string;
+    /** 2k+1 neighbouring slices as channels. */
+    slices: number;
+    /** Distance between neighbouring input slices in mm (the volume is interpolated along the normal). */
+    sliceIntervalMm: number;
+    /** Distance between slices that are analysed (each gets its own stack); defaults to sliceIntervalMm. */
+    sliceStrideMm?: number;
+    /** In-plane pixel spacing the network expects, mm. */
+    pixelSpacingMm: number;
+    /** HU window [low, high] mapped linearly to [0, 1] (clipped). */
+    huWindow: [number, number];
+    /** H and W of the input are padded to a multiple of this. */
+    sizeMultiple: number;
+  };
+  output: CenterNetOutput;
+  /** The lesion types the model knows, in heatmap channel order where a head has one channel per type. */
+  lesionTypes: LesionType[];
+  training?: Record<string, unknown>;
+  evaluation?: Record<string, unknown>;
+}
+
+/** CenterNet-style: per head a heatmap (one channel per class), box size and centre offset maps at a stride. */
+export interface CenterNetOutput {
+  format: 'centernet';
+  /** Down-sampling factor between input pixels and output cells. */
+  stride: number;
+  heads: CenterNetHead[];
+  /** Optional per-pixel lesion probability map (graph output name), same stride, 1 channel. */
+  mask?: string;
+}
+
+export interface CenterNetHead {
+  /** E.g. 'universal', or a dataset name ('deeplesion', 'luna', 'lits', 'nihln') in the multi-dataset model. */
+  name: string;
+  /** Graph output names. heatmap: [N, C, H/s, W/s] after sigmoid; size: [N, 2, ..] (w, h in input pixels); offset: [N, 2, ..]. */
+  heatmap: string;
+  size: string;
+  offset: string;
+  /** Lesion type of each heatmap channel. */
+  classes: LesionType[];
+  /** Default score threshold for reporting a finding from this head. */
+  scoreThreshold: number;
+}

@@ -1,0 +1,130 @@
+/**
+ * Runs Debian's Orthanc (with the DICOMweb plugin) as a child process: its own folder, loopback ports,
+ * configuration written from orthanc/orthanc.base.json. Used by `lens demo` and by every integration test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort } from './free-port';
+
+export const DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
+const BASE_CONFIG = path.resolve(__dirname, '../../orthanc/orthanc.base.json');
+
+export interface OrthancOptions {
+  /** Folder for storage, index, config and log; a new temporary folder when absent. */
+  dir?: string;
+  httpPort?: number;
+  dicomPort?: number;
+  aet?: string;
+  /** Seconds without new instances before a study is stable. */
+  stableAge?: number;
+  /** Lua scripts (paths) to load. */
+  luaScripts?: string[];
+  /** Merged over the base configuration last. */
+  extraConfig?: Record<string, unknown>;
+}
+
+export class OrthancProcess {
+  private child?: ChildProcess;
+  private exited?: Promise<void>;
+
+  private constructor(
+    readonly dir: string,
+    readonly httpPort: number,
+    readonly dicomPort: number,
+    readonly aet: string,
+    private readonly configPath: string,
+    private readonly ownsDir: boolean,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.httpPort}`;
+  }
+  get dicomwebUrl(): string {
+    return `${this.url}/dicom-web`;
+  }
+  get logPath(): string {
+    return path.join(this.dir, 'orthanc.log');
+  }
+
+  static async start(opts: OrthancOptions = {}): Promise<OrthancProcess> {
+    const ownsDir = !opts.dir;
+    const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lens-orthanc-'));
+    fs.mkdirSync(dir, { recursive: true });
+    const httpPort = opts.httpPort ?? (await freePort());
+    const dicomPort = opts.dicomPort ?? (await freePort());
+    const aet = opts.aet ?? 'LENSPACS';
+    const base = JSON.parse(fs.readFileSync(BASE_CONFIG, 'utf8')) as Record<string, unknown>;
+    const config = {
+      ...base,
+      Name: `lens-${path.basename(dir)}`,
+      StorageDirectory: path.join(dir, 'storage'),
+      IndexDirectory: path.join(dir, 'index'),
+      HttpPort: httpPort,
+      DicomPort: dicomPort,
+      DicomAet: aet,
+      StableAge: opts.stableAge ?? (base.StableAge as number),
+      LuaScripts: opts.luaScripts ?? [],
+      Plugins: [DICOMWEB_PLUGIN],
+      ...opts.extraConfig,
+    };
+    const configPath = path.join(dir, 'orthanc.json');
+    fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const o = new OrthancProcess(dir, httpPort, dicomPort, aet, configPath, ownsDir);
+    await o.launch();
+    return o;
+  }
+
+  /** Starts the process (again) on the same folder and ports. */
+  async launch(timeoutMs = 30000): Promise<void> {
+    if (this.child) return;
+    const logFd = fs.openSync(this.logPath, 'a');
+    const child = spawn('Orthanc', [this.configPath], { stdio: ['ignore', logFd, logFd] });
+    fs.closeSync(logFd);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    child.once('exit', () => {
+      if (this.child === child) this.child = undefined;
+    });
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (!this.child) throw new Error(`Orthanc exited during start-up; see ${this.logPath}:\n${this.tail()}`);
+      try {
+        const r = await fetch(`${this.url}/system`, { signal: AbortSignal.timeout(1000) });
+        if (r.ok) return;
+      } catch {
+        /* not up yet */
+      }
+      if (Date.now() > deadline) {
+        await this.stop();
+        throw new Error(`Orthanc did not answer within ${timeoutMs} ms; see ${this.logPath}:\n${this.tail()}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Stops the process and keeps its folder (a later launch() resumes with the same data). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    child.kill('SIGTERM');
+    const killer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    await this.exited;
+    clearTimeout(killer);
+  }
+
+  /** Stops the process and removes the folder when it created it. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.ownsDir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private tail(): string {
+    try {
+      return fs.readFileSync(this.logPath, 'utf8').split('\n').slice(-15).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}

@@ -23,8 +23,18 @@ export const selectionSchema = z
     maxObliquityDeg: z.number().min(0).max(90).default(10),
     maxSliceSpacingMm: z.number().positive().default(5.5),
     minSlices: z.number().int().positive().default(20),
-    /** Kernel names (ConvolutionKernel, case-insensitive substrings) preferred for soft tissue, best first. */
-    preferredKernels: z.array(z.string()).default(['STANDARD', 'SOFT', 'B30', 'B31', 'B40', 'B', 'FC18', 'FC08', 'A']),
+    /** ImageType value 3 accepted when present (an empty value 3 is always accepted). */
+    imageType3: z.array(z.string()).default(['AXIAL', 'VOLUME']),
+    /**
+     * Soft-tissue kernels (ConvolutionKernel, case-insensitive), best first: an exact name, or a prefix ending in '*'.
+     * Philips: B standard, A smooth, C/D/L/E/Y* sharper (L = lung). Siemens B30f/Br40: B3*, B4*, Br3*, Br4*, I3*.
+     * GE: STANDARD, SOFT. Canon/Toshiba: FC07/FC08/FC18. A kernel matching none ranks after all matching ones.
+     */
+    preferredKernels: z
+      .array(z.string())
+      .default(['STANDARD', 'SOFT*', 'B', 'A', 'B30*', 'B31*', 'B40*', 'BR36*', 'BR40*', 'I30*', 'I31*', 'I40*', 'FC18', 'FC08', 'FC07', 'C']),
+    /** Slices closer than this (mm) count as the same thickness when ranking candidates. */
+    spacingTieMm: z.number().min(0).default(0.1),
   })
   .default({});
 
@@ -49,7 +59,14 @@ export const configSchema = z
       .optional(),
     listener: z
       .object({
-        changeFeed: z.object({ enabled: z.boolean().default(true), intervalMs: z.number().int().positive().default(2000) }).default({}),
+        changeFeed: z
+          .object({
+            enabled: z.boolean().default(true),
+            intervalMs: z.number().int().positive().default(2000),
+            /** Where a fresh cursor starts: 'now' ignores the archive's history, 'beginning' replays it. */
+            startFrom: z.enum(['now', 'beginning']).default('now'),
+          })
+          .default({}),
         webhook: z.object({ enabled: z.boolean().default(true), secret: z.string().optional() }).default({}),
         dicomwebPoll: z
           .object({
@@ -81,6 +98,8 @@ export const configSchema = z
         leaseSeconds: z.number().int().positive().default(300),
         maxAttempts: z.number().int().positive().default(5),
         backoffSeconds: z.number().positive().default(10),
+        /** Upper bound of the exponential retry delay. */
+        maxBackoffSeconds: z.number().positive().default(600),
       })
       .default({}),
     server: z

@@ -1,0 +1,155 @@
+/**
+ * Series -> Volume: plans the geometry from headers (geometry.ts), then reads each frame once and writes its HU
+ * straight into ONE preallocated Int16Array. Memory stays at one volume plus the frames in flight
+ * (`concurrency` frames; two source slices while resampling).
+ */
+import type { FramePixels } from './decode';
+import { planGeometry, type GeometryOptions, type GeometryPlan, type PlannedSlice } from './geometry';
+import type { SeriesInfo } from './series';
+import type { SliceRef, Vec3, Volume } from './volume';
+import { VolumeError } from './volume-error';
+
+export { VolumeError } from './volume-error';
+
+export type ReadFrame = (sopInstanceUID: string, frameNumber: number) => Promise<FramePixels>;
+
+export interface AssembleOptions extends GeometryOptions {
+  /** Frames read at the same time (default 4). */
+  concurrency?: number;
+  /** Receives notes about the assembly (resampling, corrected tilt); they are also logged by callers. */
+  onNote?: (note: string) => void;
+}
+
+const I16_MIN = -32768;
+const I16_MAX = 32767;
+
+export async function assembleVolume(series: SeriesInfo, readFrame: ReadFrame, opts: AssembleOptions = {}): Promise<Volume> {
+  const plan = planGeometry(series, opts);
+  for (const n of plan.notes) opts.onNote?.(n);
+  const sliceSize = plan.rows * plan.columns;
+  const total = sliceSize * plan.outputSlices;
+  let data: Int16Array;
+  try {
+    data = new Int16Array(total);
+  } catch {
+    throw new VolumeError(`volume of ${plan.columns}x${plan.rows}x${plan.outputSlices} voxels is too large to allocate`);
+  }
+
+  const read = async (s: PlannedSlice): Promise<FramePixels> => {
+    let px: FramePixels;
+    try {
+      px = await readFrame(s.sopInstanceUID, s.frameNumber);
+    } catch (e) {
+      if (e instanceof VolumeError) throw e;
+      const err = e as Error;
+      // Decode and transport errors keep their own type (callers map them); add which frame failed.
+      err.message = `${err.message} (SOP ${s.sopInstanceUID}, frame ${s.frameNumber})`;
+      throw err;
+    }
+    if (px.length !== sliceSize) {
+      throw new VolumeError(`frame ${s.frameNumber} of ${s.sopInstanceUID} has ${px.length} pixels, expected ${plan.columns}x${plan.rows}`);
+    }
+    return px;
+  };
+
+  let slices: SliceRef[];
+  if (!plan.resample) {
+    await forEachLimited(plan.slices, opts.concurrency ?? 4, async (s, k) => {
+      writeHU(data, k * sliceSize, await read(s), s.rescaleSlope, s.rescaleIntercept);
+    });
+    slices = plan.slices.map(sliceRef);
+  } else {
+    slices = await resampleInto(data, plan, read);
+  }
+
+  const first = plan.slices[0];
+  return {
+    data,
+    dims: [plan.columns, plan.rows, plan.outputSlices],
+    spacing: [plan.pixelSpacing[1], plan.pixelSpacing[0], plan.spacing],
+    origin: [...first.position] as Vec3,
+    direction: { row: plan.row, column: plan.column, normal: plan.normal },
+    slices,
+    studyInstanceUID: series.studyInstanceUID,
+    seriesInstanceUID: series.seriesInstanceUID,
+    frameOfReferenceUID: plan.frameOfReferenceUID ?? '',
+  };
+}
+
+function sliceRef(s: PlannedSlice): SliceRef {
+  return { sopInstanceUID: s.sopInstanceUID, sopClassUID: s.sopClassUID, frameNumber: s.frameNumber, position: [...s.position] as Vec3 };
+}
+
+/** stored * slope + intercept, rounded and clamped to Int16. */
+export function writeHU(out: Int16Array, offset: number, px: FramePixels, slope: number, intercept: number): void {
+  const n = px.length;
+  if (slope === 1 && Number.isInteger(intercept)) {
+    for (let i = 0; i < n; i++) {
+      const v = px[i] + intercept;
+      out[offset + i] = v < I16_MIN ? I16_MIN : v > I16_MAX ? I16_MAX : v;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = Math.round(px[i] * slope + intercept);
+      out[offset + i] = v < I16_MIN ? I16_MIN : v > I16_MAX ? I16_MAX : v;
+    }
+  }
+}
+
+/**
+ * Linear interpolation along the normal onto plan.outputSlices evenly spaced positions. Output slices are produced
+ * in order, so only the two source slices around the current position are held (as HU in Int16).
+ */
+async function resampleInto(data: Int16Array, plan: GeometryPlan, read: (s: PlannedSlice) => Promise<FramePixels>): Promise<SliceRef[]> {
+  const sliceSize = plan.rows * plan.columns;
+  const src = plan.slices;
+  const z0 = src[0].z;
+  const cache = new Map<number, Int16Array>();
+  const huOf = async (idx: number): Promise<Int16Array> => {
+    let hu = cache.get(idx);
+    if (!hu) {
+      hu = new Int16Array(sliceSize);
+      writeHU(hu, 0, await read(src[idx]), src[idx].rescaleSlope, src[idx].rescaleIntercept);
+      for (const key of cache.keys()) if (key < idx - 1) cache.delete(key);
+      cache.set(idx, hu);
+    }
+    return hu;
+  };
+  const refs: SliceRef[] = [];
+  let a = 0;
+  for (let k = 0; k < plan.outputSlices; k++) {
+    const z = k === plan.outputSlices - 1 ? src[src.length - 1].z : z0 + k * plan.spacing;
+    while (a < src.length - 2 && src[a + 1].z <= z) a++;
+    const b = Math.min(a + 1, src.length - 1);
+    const t = b === a ? 0 : Math.min(1, Math.max(0, (z - src[a].z) / (src[b].z - src[a].z)));
+    const ha = await huOf(a);
+    const off = k * sliceSize;
+    if (t < 1e-6) data.set(ha, off);
+    else if (t > 1 - 1e-6) data.set(await huOf(b), off);
+    else {
+      const hb = await huOf(b);
+      for (let i = 0; i < sliceSize; i++) data[off + i] = Math.round(ha[i] + t * (hb[i] - ha[i]));
+    }
+    const nearest = src[t < 0.5 ? a : b];
+    const p0 = src[0].position;
+    const dz = z - z0;
+    refs.push({
+      sopInstanceUID: nearest.sopInstanceUID,
+      sopClassUID: nearest.sopClassUID,
+      frameNumber: nearest.frameNumber,
+      position: [p0[0] + dz * plan.normal[0], p0[1] + dz * plan.normal[1], p0[2] + dz * plan.normal[2]],
+    });
+  }
+  return refs;
+}
+
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      await fn(items[k], k);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+}

@@ -1,0 +1,64 @@
+/**
+ * Reading DICOM Part 10 bytes with dcmjs, turning its exceptions into short reasons ("not DICOM", "truncated").
+ * dcmjs logs validation chatter (odd VRs, short values) through loglevel; it is silenced here because every
+ * problem that matters surfaces as a reason or an error of our own.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dcmjs = require('dcmjs');
+
+import { stripUndefinedLengthUN } from './un-sequences';
+
+const dcm = dcmjs as any;
+for (const logger of [dcm.log, ...Object.values(dcm.log?.getLoggers?.() ?? {})]) {
+  (logger as any)?.setLevel?.('silent');
+}
+
+export interface Part10 {
+  dataset: Record<string, any>;
+  meta: Record<string, any>;
+  transferSyntaxUID: string;
+}
+
+function toArrayBuffer(buf: Uint8Array): ArrayBuffer {
+  return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer;
+}
+
+/** The naturalized dataset, or a reason why the bytes are not a readable Part 10 file. */
+export function readPart10(buf: Uint8Array, opts: { headerOnly: boolean }): Part10 | string {
+  if (buf.byteLength === 0) return 'empty file';
+  if (buf.byteLength < 132 || String.fromCharCode(buf[128], buf[129], buf[130], buf[131]) !== 'DICM') {
+    return 'not DICOM (no DICM marker at byte 128 of a Part 10 file)';
+  }
+  const readOpts = opts.headerOnly ? { untilTag: '7FE00010', includeUntilTagValue: false } : {};
+  let msg: any;
+  try {
+    msg = dcm.data.DicomMessage.readFile(toArrayBuffer(buf), readOpts);
+  } catch (first) {
+    let e = first;
+    let stripped: ReturnType<typeof stripUndefinedLengthUN>;
+    try {
+      stripped = stripUndefinedLengthUN(buf);
+    } catch {
+      stripped = undefined;
+    }
+    if (stripped) {
+      try {
+        msg = dcm.data.DicomMessage.readFile(toArrayBuffer(stripped.bytes), readOpts);
+      } catch (again) {
+        e = again;
+      }
+    }
+    if (!msg) return reasonFor(e);
+  }
+  const meta = dcm.data.DicomMetaDictionary.naturalizeDataset(msg.meta);
+  const dataset = dcm.data.DicomMetaDictionary.naturalizeDataset(msg.dict);
+  return { dataset, meta, transferSyntaxUID: meta.TransferSyntaxUID ?? '1.2.840.10008.1.2' };
+}
+
+function reasonFor(e: unknown): string {
+  const m = String((e as Error)?.message ?? e);
+  if (/past end|out of (range|bounds)|beyond|end of (input|buffer)|Offset is outside/i.test(m) || e instanceof RangeError) {
+    return `truncated: the file ends inside a DICOM element (${m})`;
+  }
+  return `unreadable DICOM: ${m}`;
+}

@@ -31,4 +31,6 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
   touch "$stamp"
 fi
+# OHIF Viewer (prebuilt dist only) for the viewer test.
+bash scripts/setup-ohif.sh
 echo "setup: ready"

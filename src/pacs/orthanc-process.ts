@@ -92,7 +92,8 @@ export class OrthancProcess {
       if (!this.child) throw new Error(`Orthanc exited during start-up; see ${this.logPath}:\n${this.tail()}`);
       try {
         const r = await fetch(`${this.url}/system`, { signal: AbortSignal.timeout(1000) });
-        if (r.ok) return;
+        // 401: up, with AuthenticationEnabled.
+        if (r.ok || r.status === 401) return;
       } catch {
         /* not up yet */
       }

@@ -1,0 +1,60 @@
+/** Errors of the DICOMweb client. Each names the URL and says what went wrong in words a PACS administrator reads. */
+
+/** The PACS could not be reached (connection refused or reset, timeout) even after the configured retries. */
+export class PacsUnreachableError extends Error {
+  constructor(
+    readonly url: string,
+    readonly attempts: number,
+    /** The last network failure, e.g. "ECONNREFUSED" or "timeout after 60000 ms". */
+    readonly reason: string,
+  ) {
+    super(`PACS unreachable at ${url} after ${attempts} ${attempts === 1 ? 'try' : 'tries'} (${reason})`);
+    this.name = 'PacsUnreachableError';
+  }
+}
+
+/** The PACS answered with an HTTP error status. */
+export class PacsHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly method: string,
+    readonly url: string,
+    /** The start of the response body, for the message. */
+    readonly body: string,
+    readonly attempts = 1,
+  ) {
+    super(`${method} ${url} failed: HTTP ${status}${hint(status)}${body ? `: ${body}` : ''}${attempts > 1 ? ` (after ${attempts} tries)` : ''}`);
+    this.name = 'PacsHttpError';
+  }
+}
+
+function hint(status: number): string {
+  if (status === 401) return ' (unauthorized: check pacs.auth)';
+  if (status === 403) return ' (forbidden: the configured user may not do this)';
+  if (status === 404) return ' (not found)';
+  return '';
+}
+
+export interface FailedInstance {
+  sopInstanceUID?: string;
+  sopClassUID?: string;
+  /** Failure Reason (0008,1197), e.g. 0xC000. */
+  failureCode?: number;
+  reason: string;
+}
+
+/** STOW-RS stored some instances but not all (or none); lists every failed instance with its reason. */
+export class StoreError extends Error {
+  constructor(
+    readonly url: string,
+    readonly failed: FailedInstance[],
+    readonly storedCount: number,
+  ) {
+    // The message names the first ten; `failed` holds them all.
+    const shown = failed.slice(0, 10).map((f) => `${f.sopInstanceUID ?? '(unknown SOP instance)'}: ${f.reason}`);
+    if (failed.length > shown.length) shown.push(`and ${failed.length - shown.length} more`);
+    const list = shown.join('; ');
+    super(`STOW-RS to ${url}: ${failed.length} instance(s) not stored, ${storedCount} stored: ${list}`);
+    this.name = 'StoreError';
+  }
+}

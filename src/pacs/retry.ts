@@ -1,0 +1,48 @@
+/**
+ * Retry policy for PACS requests: only failures that a later attempt can cure are retried (network errors,
+ * timeouts, 429 and the gateway statuses 502/503/504). Every other HTTP status, 4xx above all, is final at once:
+ * retrying a 401 only locks accounts and delays the clear message.
+ */
+
+/** What one failed attempt looked like. status 0 means no HTTP response (network failure or timeout). */
+export interface AttemptFailure {
+  status: number;
+  /** For status 0: the network error code (ECONNREFUSED, ECONNRESET, ...) or "timeout after N ms". */
+  networkError?: string;
+  /** Seconds from a Retry-After header, when the server sent one. */
+  retryAfterSeconds?: number;
+}
+
+const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
+
+export function isTransient(f: AttemptFailure): boolean {
+  return f.status === 0 || TRANSIENT_STATUSES.has(f.status);
+}
+
+export interface BackoffOptions {
+  baseMs: number;
+  /** Upper bound of one wait. */
+  maxMs?: number;
+}
+
+/**
+ * Wait before retry number `retry` (0 for the first retry): exponential, with "equal jitter" (half fixed, half
+ * random) so that many clients failing together do not come back in lockstep, yet each waits at least half the
+ * exponential step. A server's Retry-After wins when it is longer, capped at maxMs.
+ */
+export function backoffDelayMs(retry: number, opts: BackoffOptions, failure?: AttemptFailure, random: () => number = Math.random): number {
+  const maxMs = opts.maxMs ?? 30000;
+  const step = Math.min(maxMs, opts.baseMs * 2 ** retry);
+  const jittered = step / 2 + random() * (step / 2);
+  const serverAsks = failure?.retryAfterSeconds !== undefined ? Math.min(maxMs, failure.retryAfterSeconds * 1000) : 0;
+  return Math.max(jittered, serverAsks);
+}
+
+/** Parses a Retry-After header given in seconds (the HTTP-date form is rare for PACS and ignored). */
+export function parseRetryAfter(header: string | null | undefined): number | undefined {
+  if (!header) return undefined;
+  const s = Number(header.trim());
+  return Number.isFinite(s) && s >= 0 ? s : undefined;
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,43 @@
+# lens-pacs service image: `lens serve` (listeners, workers, web server).
+#   docker build -t lens-pacs .                         CPU (onnxruntime-node's bundled CPU provider)
+#   docker build -t lens-pacs:gpu --target gpu .        CUDA 12 (needs the NVIDIA container toolkit on the host)
+FROM node:20-bookworm AS cpu
+WORKDIR /app
+ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json .npmrc* ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY bin ./bin
+COPY src ./src
+COPY models ./models
+COPY plugin ./plugin
+COPY orthanc ./orthanc
+COPY tsconfig.json ./
+RUN useradd --system --home /app lens && mkdir -p /data && chown lens /data
+USER lens
+ENV LENS__WORKDIR=/data LENS__SERVER__HOST=0.0.0.0
+EXPOSE 8700
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8700/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "bin/lens.js"]
+CMD ["serve"]
+
+# GPU: CUDA 12 + cuDNN runtime, Node 20, and onnxruntime-node's CUDA binaries (downloaded at build time).
+FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 AS gpu
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl gnupg \
+ && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - \
+ && apt-get install -y --no-install-recommends nodejs && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=cuda12
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY bin ./bin
+COPY src ./src
+COPY models ./models
+COPY plugin ./plugin
+COPY orthanc ./orthanc
+COPY tsconfig.json ./
+RUN useradd --system --home /app lens && mkdir -p /data && chown lens /data
+USER lens
+ENV LENS__WORKDIR=/data LENS__SERVER__HOST=0.0.0.0 LENS__MODEL__EXECUTIONPROVIDERS='["cuda","cpu"]'
+EXPOSE 8700
+ENTRYPOINT ["node", "bin/lens.js"]
+CMD ["serve"]

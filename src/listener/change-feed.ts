@@ -1,0 +1,119 @@
+/**
+ * The Orthanc change feed: reads /changes?since=N&limit=M, enqueues a job for each StableStudy, and keeps the
+ * cursor (the last Seq handled) in the job store, so a restart resumes where it stopped. The cursor moves only
+ * after the event's job is enqueued; a crash in between replays at most that event, which the store's
+ * per-study idempotency absorbs.
+ */
+import { log } from '../log';
+import type { JobStore } from '../jobs/types';
+import { orthancGet, OrthancRestError, type OrthancRestConfig } from './orthanc-rest';
+
+export const CHANGE_FEED_CURSOR = 'orthanc-changes';
+
+interface Change {
+  ChangeType: string;
+  ID: string;
+  Path: string;
+  ResourceType: string;
+  Seq: number;
+  Date: string;
+}
+interface ChangesPage {
+  Changes: Change[];
+  Done: boolean;
+  Last: number;
+}
+
+export interface ChangeFeedOptions {
+  orthanc: OrthancRestConfig;
+  store: JobStore;
+  intervalMs: number;
+  startFrom: 'now' | 'beginning';
+  pageSize?: number;
+  /** See EnqueueRequest.mergeWithinMs: the push may have delivered this event already. */
+  mergeWithinMs?: number;
+  onEnqueued?(created: boolean): void;
+}
+
+export class ChangeFeedListener {
+  private timer?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private stopped = true;
+
+  constructor(private readonly o: ChangeFeedOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      this.polling = this.pollOnce()
+        .then(
+          () => undefined,
+          (e) => void log.warn('change feed poll failed', { error: (e as Error).message }),
+        )
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.polling;
+  }
+
+  /** Reads every change since the cursor; returns how many StableStudy events were enqueued. */
+  async pollOnce(): Promise<number> {
+    const { store, orthanc } = this.o;
+    let cursor = store.getCursor(CHANGE_FEED_CURSOR);
+    if (cursor === undefined) {
+      cursor = this.o.startFrom === 'beginning' ? '0' : String((await orthancGet<ChangesPage>(orthanc, '/changes?last')).Last);
+      store.setCursor(CHANGE_FEED_CURSOR, cursor);
+      log.info('change feed cursor initialised', { cursor, startFrom: this.o.startFrom });
+    }
+    let since = Number(cursor);
+    let enqueued = 0;
+    for (;;) {
+      const page = await orthancGet<ChangesPage>(orthanc, `/changes?since=${since}&limit=${this.o.pageSize ?? 100}`);
+      for (const c of page.Changes) {
+        if (c.ChangeType === 'StableStudy' && c.ResourceType === 'Study') {
+          if (await this.enqueueStudy(c)) enqueued++;
+        }
+        since = c.Seq;
+        store.setCursor(CHANGE_FEED_CURSOR, String(since));
+      }
+      if (page.Done || page.Changes.length === 0) {
+        // Orthanc reports Last even when nothing matched; never move backwards.
+        if (page.Last > since) {
+          since = page.Last;
+          store.setCursor(CHANGE_FEED_CURSOR, String(since));
+        }
+        return enqueued;
+      }
+    }
+  }
+
+  private async enqueueStudy(c: Change): Promise<boolean> {
+    let uid: string | undefined;
+    try {
+      const study = await orthancGet<{ MainDicomTags?: { StudyInstanceUID?: string } }>(this.o.orthanc, `/studies/${c.ID}`);
+      uid = study.MainDicomTags?.StudyInstanceUID;
+    } catch (e) {
+      // A study deleted since its event has nothing left to analyse; anything else must be retried (no cursor move).
+      if (e instanceof OrthancRestError && e.status === 404) {
+        log.info('stable study no longer exists', { orthancStudyId: c.ID, seq: c.Seq });
+        return false;
+      }
+      throw e;
+    }
+    if (!uid) {
+      log.warn('stable study without StudyInstanceUID', { orthancStudyId: c.ID });
+      return false;
+    }
+    const { created, job } = this.o.store.enqueue({ studyInstanceUID: uid, source: 'changes', details: { orthancStudyId: c.ID, seq: c.Seq }, mergeWithinMs: this.o.mergeWithinMs });
+    log.info('change feed event', { jobId: job.id, studyInstanceUID: uid, seq: c.Seq, created });
+    this.o.onEnqueued?.(created);
+    return true;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * For PACS without a change feed: polls QIDO-RS for studies in an overlapping date window and enqueues each
+ * study once it is stable (same instance count in two polls) and unknown to the job store.
+ */
+import { log } from '../log';
+import type { JobStore } from '../jobs/types';
+import { isStable, pollWindow } from './poll-window';
+
+export const POLL_CURSOR = 'dicomweb-poll-end';
+
+/** The part of the DICOMweb client the poller needs (DICOM JSON results). */
+export interface StudySearch {
+  searchStudies(query?: Record<string, string>, opts?: { limit?: number; offset?: number; all?: boolean }): Promise<Record<string, any>[]>;
+}
+
+export interface DicomwebPollOptions {
+  client: StudySearch;
+  store: JobStore;
+  intervalMs: number;
+  lookbackMinutes: number;
+  onEnqueued?(created: boolean): void;
+}
+
+export class DicomwebPoller {
+  private timer?: NodeJS.Timeout;
+  private polling?: Promise<void>;
+  private stopped = true;
+  private counts = new Map<string, number>();
+
+  constructor(private readonly o: DicomwebPollOptions) {}
+
+  start(): void {
+    this.stopped = false;
+    const tick = () => {
+      this.polling = this.pollOnce()
+        .then(
+          () => undefined,
+          (e) => void log.warn('DICOMweb poll failed', { error: (e as Error).message }),
+        )
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.polling;
+  }
+
+  async pollOnce(now = new Date()): Promise<number> {
+    const { store } = this.o;
+    const prev = store.getCursor(POLL_CURSOR);
+    const w = pollWindow(now, prev ? new Date(prev) : undefined, this.o.lookbackMinutes);
+    const studies = await this.o.client.searchStudies(
+      { StudyDate: w.studyDate, includefield: '00201208' },
+      { all: true },
+    );
+    let enqueued = 0;
+    const seen = new Map<string, number>();
+    for (const s of studies) {
+      const uid = s['0020000D']?.Value?.[0] as string | undefined;
+      if (!uid) continue;
+      const count = Number(s['00201208']?.Value?.[0] ?? 0);
+      seen.set(uid, count);
+      if (store.hasJobForStudy(uid) || !isStable(this.counts.get(uid), count)) continue;
+      const { created, job } = store.enqueue({ studyInstanceUID: uid, source: 'poll', details: { window: w.studyDate } });
+      log.info('poll event', { jobId: job.id, studyInstanceUID: uid, created });
+      this.o.onEnqueued?.(created);
+      enqueued++;
+    }
+    this.counts = seen;
+    store.setCursor(POLL_CURSOR, w.to.toISOString());
+    return enqueued;
+  }
+}

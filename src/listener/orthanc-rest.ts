@@ -1,0 +1,32 @@
+/** Minimal access to Orthanc's own REST API (the change feed and study lookup), with the configured auth. */
+import type { AuthConfig } from '../config/schema';
+
+export interface OrthancRestConfig {
+  url: string;
+  auth: AuthConfig;
+}
+
+export function authHeaders(auth: AuthConfig): Record<string, string> {
+  if (auth.type === 'basic') return { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
+  if (auth.type === 'bearer') return { Authorization: `Bearer ${auth.token}` };
+  return {};
+}
+
+export class OrthancRestError extends Error {
+  constructor(message: string, readonly status?: number) {
+    super(message);
+    this.name = 'OrthancRestError';
+  }
+}
+
+export async function orthancGet<T>(cfg: OrthancRestConfig, path: string, timeoutMs = 10000): Promise<T> {
+  const url = `${cfg.url.replace(/\/$/, '')}${path}`;
+  let r: Response;
+  try {
+    r = await fetch(url, { headers: authHeaders(cfg.auth), signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    throw new OrthancRestError(`Orthanc unreachable at ${cfg.url}: ${(e as Error).message}`);
+  }
+  if (!r.ok) throw new OrthancRestError(`GET ${path} -> HTTP ${r.status}`, r.status);
+  return (await r.json()) as T;
+}

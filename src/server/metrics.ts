@@ -1,0 +1,72 @@
+/** Prometheus metrics of the service (prom-client), on a registry of its own so that tests can run several. */
+import client from 'prom-client';
+import type { JobCompletion, JobState, JobStore } from '../jobs/types';
+import { JOB_STATES } from '../jobs/types';
+
+export class ServiceMetrics {
+  readonly registry = new client.Registry();
+  private readonly eventToReport: client.Histogram;
+  private readonly detection: client.Histogram;
+  private readonly failures: client.Counter;
+  private readonly events: client.Counter;
+
+  constructor(store: JobStore) {
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'lens_' });
+    new client.Gauge({
+      name: 'lens_jobs',
+      help: 'Jobs by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      collect() {
+        const counts = store.countByState();
+        for (const s of JOB_STATES) this.set({ state: s }, counts[s as JobState]);
+      },
+    });
+    new client.Gauge({
+      name: 'lens_queue_depth',
+      help: 'Jobs waiting to run (queued or waiting for a retry)',
+      registers: [this.registry],
+      collect() {
+        const c = store.countByState();
+        this.set(c.queued + c['failed-retrying']);
+      },
+    });
+    this.eventToReport = new client.Histogram({
+      name: 'lens_event_to_report_seconds',
+      help: 'Time from the arrival of the study event to the stored and verified report',
+      buckets: [5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200],
+      registers: [this.registry],
+    });
+    this.detection = new client.Histogram({
+      name: 'lens_detection_seconds',
+      help: 'Time spent in the detector per study',
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: [this.registry],
+    });
+    this.failures = new client.Counter({
+      name: 'lens_job_failures_total',
+      help: 'Failed job attempts by reason (transient ones are retried)',
+      labelNames: ['reason', 'transient'],
+      registers: [this.registry],
+    });
+    this.events = new client.Counter({
+      name: 'lens_events_total',
+      help: 'Study events received by source and whether they created a job',
+      labelNames: ['source', 'created'],
+      registers: [this.registry],
+    });
+  }
+
+  eventReceived(source: string, created: boolean): void {
+    this.events.inc({ source, created: String(created) });
+  }
+
+  jobFinished(result: JobCompletion): void {
+    if (result.kind === 'succeeded') {
+      if (result.timingsMs.eventToStored !== undefined) this.eventToReport.observe(result.timingsMs.eventToStored / 1000);
+      if (result.timingsMs.detected !== undefined) this.detection.observe(result.timingsMs.detected / 1000);
+    } else if (result.kind === 'failed') {
+      this.failures.inc({ reason: result.reason, transient: String(result.transient) });
+    }
+  }
+}

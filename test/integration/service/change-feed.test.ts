@@ -1,0 +1,74 @@
+/**
+ * With the push disabled, the change feed alone finds every study: one analysis with SR and SEG once, a durable
+ * cursor across a restart (a study sent while the service was down is analysed, nothing earlier is replayed),
+ * and 20 studies arriving together are all analysed exactly once, visible in /api/jobs and /metrics.
+ */
+import path from 'node:path';
+import { storescu } from '../../../src/listener/storescu';
+import { api, disposeStack, jobsOf, seriesByModality, ServiceChild, startStack, synthStudy, waitFor, type Stack } from './stack';
+
+let stack: Stack;
+// A child process: onnxruntime-node rejects typed arrays made inside jest's sandbox.
+let service: ServiceChild;
+
+beforeAll(async () => {
+  stack = await startStack({ push: false, stableAge: 1, config: { jobs: { concurrency: 2 } } });
+  service = new ServiceChild(stack);
+  await service.start();
+}, 120000);
+
+afterAll(async () => {
+  await service?.kill('SIGTERM');
+  await disposeStack(stack);
+}, 60000);
+
+const send = (dirs: string[]) => storescu(dirs, { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
+const succeeded = (uid: string, timeoutMs = 120000) =>
+  waitFor(async () => (await jobsOf(stack, uid)).find((j) => j.state === 'succeeded'), timeoutMs, `success of ${uid}`);
+
+let first: string;
+
+test('the change feed alone: a CT is analysed, SR and SEG stored once', async () => {
+  const s = await synthStudy(9101, path.join(stack.dir, 'cf-1'));
+  first = s.studyUID;
+  await send([s.dir]);
+  const job = await succeeded(s.studyUID);
+  expect(job.source).toBe('changes');
+  await waitFor(async () => (await jobsOf(stack, s.studyUID)).some((j) => j.reason === 'own-output'), 60000, 'own-output skip');
+  const series = await seriesByModality(stack, s.studyUID);
+  expect(series.SR).toEqual([{ uid: job.outputs!.srSeriesUID, instances: 1 }]);
+  expect((series.SEG ?? []).length).toBe(job.lesionCount! > 0 ? 1 : 0);
+}, 180000);
+
+test('the cursor is durable: a study sent while the service is down is analysed after the restart, nothing replayed', async () => {
+  await service.kill('SIGTERM');
+  const s = await synthStudy(9102, path.join(stack.dir, 'cf-2'));
+  await send([s.dir]);
+  // Let Orthanc declare it stable while nobody listens.
+  await new Promise((r) => setTimeout(r, 3000));
+  await service.start();
+  const job = await succeeded(s.studyUID);
+  expect(job.source).toBe('changes');
+  const firstJobs = await jobsOf(stack, first);
+  expect(firstJobs.filter((j) => j.state === 'succeeded')).toHaveLength(1);
+  expect(firstJobs.every((j) => j.createdAt < job.createdAt)).toBe(true);
+}, 180000);
+
+test('20 studies arriving together: all analysed, each once; /api/jobs and /metrics show it', async () => {
+  const studies = await Promise.all(Array.from({ length: 20 }, (_, i) => synthStudy(9200 + i, path.join(stack.dir, `burst-${i}`), { size: 128, slices: 32 })));
+  await send(studies.map((s) => s.dir));
+  for (const s of studies) await succeeded(s.studyUID, 600000);
+  for (const s of studies) {
+    const jobs = await jobsOf(stack, s.studyUID);
+    expect(jobs.filter((j) => j.state === 'succeeded')).toHaveLength(1);
+    expect(jobs.every((j) => j.state === 'succeeded' || j.state === 'skipped')).toBe(true);
+    const series = await seriesByModality(stack, s.studyUID);
+    expect(series.SR).toHaveLength(1);
+  }
+  const { counts } = await api(stack, '/api/jobs?limit=1');
+  expect(counts.succeeded).toBe(22);
+  expect(counts.dead + counts.failed).toBe(0);
+  const metrics = await api<string>(stack, '/metrics');
+  expect(metrics).toContain('lens_jobs{state="succeeded"} 22');
+  expect(metrics).toMatch(/lens_detection_seconds_count \d+/);
+}, 700000);

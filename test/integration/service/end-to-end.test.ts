@@ -1,0 +1,129 @@
+/**
+ * The service as a hospital runs it: Orthanc with the push script, `lens serve` as a child process. CT studies
+ * arrive by C-STORE and are analysed with no manual step; SR and SEG appear once; our own outputs, non-CT,
+ * scout-only and corrupt studies are recognised with reasons while later studies are still analysed; the
+ * dashboard shows the lesions; the logs hold no patient name or ID.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Job } from '../../../src/jobs/types';
+import { storescu } from '../../../src/listener/storescu';
+import { api, copyStudy, disposeStack, jobsOf, newUid, REPO, seriesByModality, ServiceChild, SHARED_CT, startStack, waitFor, type Stack } from './stack';
+
+const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
+const srcFiles = () => fs.readdirSync(SRC).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(SRC, f));
+
+let stack: Stack;
+let service: ServiceChild;
+const patients: { name: string; id: string }[] = [];
+
+async function sendStudy(name: string, o: { files?: string[]; modify?: string[]; damage?: (files: string[]) => void } = {}): Promise<string> {
+  const studyUID = newUid();
+  const patient = { name: `PHANTOM^${name.toUpperCase()}${patients.length}`, id: `PHX${1000 + patients.length}` };
+  patients.push(patient);
+  const files = await copyStudy(o.files ?? srcFiles(), path.join(stack.dir, 'studies', name), {
+    studyUID, seriesUID: newUid(), patientName: patient.name, patientID: patient.id, modify: o.modify,
+  });
+  o.damage?.(files);
+  await storescu([path.dirname(files[0])], { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
+  return studyUID;
+}
+
+const finalJob = (s: Stack, uid: string, timeoutMs = 120000) =>
+  waitFor(async () => (await jobsOf(s, uid)).find((j) => ['succeeded', 'skipped', 'failed', 'dead'].includes(j.state)), timeoutMs, `a final job for ${uid}`);
+
+beforeAll(async () => {
+  stack = await startStack({ push: true, stableAge: 1 });
+  service = new ServiceChild(stack);
+  await service.start();
+}, 120000);
+
+afterAll(async () => {
+  await service?.kill('SIGTERM');
+  await disposeStack(stack);
+}, 60000);
+
+let analysed: Job;
+let analysedStudy: string;
+
+test('a CT sent by C-STORE is analysed by the push; SR and SEG appear once; our own outputs are recognised', async () => {
+  analysedStudy = await sendStudy('first');
+  analysed = await finalJob(stack, analysedStudy);
+  expect(analysed).toMatchObject({ state: 'succeeded', source: 'webhook' });
+  // Writing the SR/SEG re-announces the study; that job must be skipped as our own output.
+  const again = await waitFor(async () => (await jobsOf(stack, analysedStudy)).find((j) => j.id !== analysed.id && j.state === 'skipped'), 60000, 'the own-output job');
+  expect(again.reason).toBe('own-output');
+  const series = await seriesByModality(stack, analysedStudy);
+  expect(series.SR).toEqual([{ uid: analysed.outputs!.srSeriesUID, instances: 1 }]);
+  if (analysed.lesionCount! > 0) expect(series.SEG).toEqual([{ uid: analysed.outputs!.segSeriesUID, instances: 1 }]);
+  else expect(series.SEG).toBeUndefined();
+  const { journey } = await api(stack, `/api/jobs/${analysed.id}`);
+  expect(journey.map((e: { event: string }) => e.event)).toEqual(expect.arrayContaining(['received', 'claimed', 'selected', 'fetched', 'detected', 'built', 'stored']));
+  const succeeded = (await jobsOf(stack, analysedStudy)).filter((j) => j.state === 'succeeded');
+  expect(succeeded).toHaveLength(1);
+}, 240000);
+
+test('non-CT, scout-only and corrupt studies get clear reasons; a later CT is still analysed', async () => {
+  const files = srcFiles();
+  const mr = await sendStudy('mr', { files: files.slice(0, 25), modify: ['(0008,0060)=MR'] });
+  const scout = await sendStudy('scout', { files: files.slice(0, 2), modify: ['(0008,0008)=ORIGINAL\\PRIMARY\\LOCALIZER'] });
+  const corrupt = await sendStudy('corrupt', {
+    damage: (fl) => {
+      // One instance whose pixel data is cut short: its header promises 512x512 pixels that are not there.
+      const f = fl[30];
+      const buf = fs.readFileSync(f);
+      fs.writeFileSync(f, buf.subarray(0, buf.length - 200000));
+    },
+  });
+  const later = await sendStudy('later');
+  const [mrJob, scoutJob, corruptJob, laterJob] = await Promise.all([mr, scout, corrupt, later].map((u) => finalJob(stack, u, 180000)));
+  expect(mrJob).toMatchObject({ state: 'skipped', reason: 'no-ct' });
+  expect(mrJob.lastError).toMatch(/MR/);
+  expect(scoutJob).toMatchObject({ state: 'skipped', reason: 'no-suitable-series' });
+  expect(scoutJob.lastError).toMatch(/LOCALIZER|localizer|scout/i);
+  expect(['failed', 'skipped', 'dead']).toContain(corruptJob.state);
+  expect(corruptJob.lastError).toBeTruthy();
+  expect(laterJob.state).toBe('succeeded');
+}, 400000);
+
+test('the dashboard shows the processed study with its lesion pictures (headless Chromium)', async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    await page.goto(`${stack.serviceUrl}/dashboard/jobs/${analysed.id}`);
+    await page.waitForLoadState('networkidle');
+    expect(await page.textContent('h1')).toContain(`Job #${analysed.id}`);
+    expect(await page.textContent('body')).toContain(analysedStudy);
+    const figures = await page.$$('figure.lesion img');
+    expect(figures.length).toBe(analysed.lesionCount);
+    for (const img of figures) expect(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    fs.mkdirSync(path.join(REPO, 'test-artifacts'), { recursive: true });
+    await page.screenshot({ path: path.join(REPO, 'test-artifacts/service-dashboard-job.png'), fullPage: true });
+    await page.goto(`${stack.serviceUrl}/dashboard`);
+    expect(await page.$$('tr.job')).not.toHaveLength(0);
+    await page.screenshot({ path: path.join(REPO, 'test-artifacts/service-dashboard.png'), fullPage: true });
+  } finally {
+    await browser.close();
+  }
+}, 120000);
+
+test('/metrics and /readyz report the service; the logs hold no patient name or ID', async () => {
+  const metrics = await api<string>(stack, '/metrics');
+  expect(metrics).toMatch(/lens_jobs\{state="succeeded"\} [1-9]/);
+  expect(metrics).toMatch(/lens_event_to_report_seconds_count [1-9]/);
+  const ready = await api(stack, '/readyz');
+  expect(ready.ok).toBe(true);
+  const unauthorised = await fetch(`${stack.serviceUrl}/webhook/orthanc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"studyInstanceUID":"1.2.3"}' });
+  expect(unauthorised.status).toBe(401);
+  const out = service.output();
+  expect(out).toContain(analysedStudy); // the log does name studies by UID
+  for (const p of patients) {
+    expect(out).not.toContain(p.name);
+    expect(out).not.toContain(p.name.replace('^', ' '));
+    expect(out).not.toContain(p.id);
+  }
+}, 60000);

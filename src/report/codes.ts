@@ -73,6 +73,9 @@ export const codes = {
   ImageRegion: dcm('111030', 'Image Region'),
   LongAxis: sct('103339001', 'Long Axis'),
   ShortAxis: sct('103340004', 'Short Axis'),
+  // TID 300 > TID 320 $Purpose of the region a measurement is inferred from
+  SourceOfMeasurement: dcm('121112', 'Source of Measurement'),
+  Comment: dcm('121106', 'Comment'),
   // TID 4019
   AlgorithmFamily: dcm('111000', 'Algorithm Family'),
   AlgorithmName: dcm('111001', 'Algorithm Name'),

@@ -10,6 +10,7 @@ import {
   Measurement,
   ObserverContext,
   PlanarROIMeasurementsAndQualitativeEvaluations,
+  SourceOfMeasurement,
   TrackingIdentifier,
 } from './sr/templates';
 import { Comprehensive3DSR } from './sr/comprehensive-3d-sr';
@@ -22,6 +23,11 @@ export const MANUFACTURER = 'lens-pacs';
 /** "Lesion 3 (liver lesion)": the SR group's Tracking Identifier and the SEG segment's label and TrackingID. */
 export function lesionLabel(l: { id: number; type: string }): string {
   return `Lesion ${l.id} (${lesionTypeLabel(l.type)})`;
+}
+
+/** "Lesion 3 (liver lesion): 21.4 x 17.9 mm": the group's Comment, the label OHIF lists the finding under. */
+export function lesionSummary(l: { id: number; type: string; longAxisMm: number; shortAxisMm: number }): string {
+  return `${lesionLabel(l)}: ${l.longAxisMm.toFixed(1)} x ${l.shortAxisMm.toFixed(1)} mm`;
 }
 
 export function srSeriesDescription(input: Pick<ReportInput, 'findings'>): string {
@@ -38,14 +44,20 @@ export function buildImagingMeasurementReport(input: ReportInput): { dataset: Re
   const groups = findings.lesions.map((l) => {
     const key = keySliceRef(volume, l);
     keyImages.push(key);
+    const region = new ImageRegion(l.keySlice.box, key);
+    // The axes name the box they were measured on. Cornerstone's SR adapters (OHIF's measurement panel) take a
+    // group's geometry from its FIRST NUM's INFERRED FROM SCOORD and skip the group when that NUM has none.
+    const source = new SourceOfMeasurement(region);
     return new PlanarROIMeasurementsAndQualitativeEvaluations({
       trackingIdentifier: new TrackingIdentifier(l.trackingUid, lesionLabel(l)),
       findingSite: findingSiteFor(l.type),
       algorithm: algorithm(),
-      referencedRegion: new ImageRegion(l.keySlice.box, key),
+      referencedRegion: region,
+      // OHIF shows a group's Comment as the measurement's label in its measurement panel.
+      comment: lesionSummary(l),
       measurements: [
-        new Measurement(codes.LongAxis, round(l.longAxisMm, 2), codes.Millimeter),
-        new Measurement(codes.ShortAxis, round(l.shortAxisMm, 2), codes.Millimeter),
+        new Measurement(codes.LongAxis, round(l.longAxisMm, 2), codes.Millimeter, { source }),
+        new Measurement(codes.ShortAxis, round(l.shortAxisMm, 2), codes.Millimeter, { source }),
         new Measurement(codes.DetectionScore, round(l.score, 4), codes.NoUnits),
       ],
     });

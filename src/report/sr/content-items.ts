@@ -118,14 +118,27 @@ export class TextContentItem extends ContentItem {
 }
 
 export class NumContentItem extends ContentItem {
-  constructor(name: CodedConcept, readonly value: number, readonly unit: CodedConcept, relationshipType: RelationshipType) {
+  constructor(
+    name: CodedConcept,
+    readonly value: number,
+    readonly unit: CodedConcept,
+    relationshipType: RelationshipType,
+    /** Child items, e.g. the INFERRED FROM region the value was measured on. */
+    private readonly items: ContentItem[] = [],
+  ) {
     super('NUM', name, requireRelationship('NUM', relationshipType));
     if (!name) throw new Error('NUM content item: a concept name is required');
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new Error(`NUM ${name}: value must be a finite number (got ${value})`);
     if (!(unit instanceof CodedConcept)) throw new Error(`NUM ${name}: unit must be a CodedConcept (UCUM)`);
+    if (!Array.isArray(items) || items.some((i) => !(i instanceof ContentItem) || !i.relationshipType)) {
+      throw new Error(`NUM ${name}: children must be content items with a relationship type`);
+    }
   }
   protected valueAttributes(): Dataset {
     return { MeasuredValueSequence: [{ NumericValue: formatDS(this.value), MeasurementUnitsCodeSequence: [this.unit.toItem()] }] };
+  }
+  override children(): ContentItem[] {
+    return this.items;
   }
 }
 

@@ -106,25 +106,42 @@ export class TrackingIdentifier extends Template {
   }
 }
 
+function closedBox(box: [number, number, number, number], what: string): [number, number][] {
+  if (!Array.isArray(box) || box.length !== 4 || !box.every(Number.isFinite)) throw new Error(`${what}: box must be [x1, y1, x2, y2]`);
+  const [x1, y1, x2, y2] = box;
+  if (!(x2 > x1 && y2 > y1)) throw new Error(`${what}: box [${box.join(', ')}] is empty or inverted`);
+  return [[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]];
+}
+
 /** A closed rectangle on one image as a 5-point SCOORD POLYLINE (TID 1410 "Image Region"). */
 export class ImageRegion extends Template {
   readonly items: ContentItem[];
-  constructor(box: [number, number, number, number], image: ImageReference) {
+  constructor(readonly box: [number, number, number, number], readonly image: ImageReference) {
     super();
-    if (!Array.isArray(box) || box.length !== 4 || !box.every(Number.isFinite)) throw new Error('ImageRegion: box must be [x1, y1, x2, y2]');
-    const [x1, y1, x2, y2] = box;
-    if (!(x2 > x1 && y2 > y1)) throw new Error(`ImageRegion: box [${box.join(', ')}] is empty or inverted`);
-    const points: [number, number][] = [[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]];
-    this.items = [new ScoordContentItem(codes.ImageRegion, 'POLYLINE', points, image, 'CONTAINS')];
+    this.items = [new ScoordContentItem(codes.ImageRegion, 'POLYLINE', closedBox(box, 'ImageRegion'), image, 'CONTAINS')];
   }
 }
 
-/** TID 300 Measurement, reduced to a value with units. */
+/**
+ * TID 320 Image or Spatial Coordinates with $Purpose = Source of Measurement: the region on the key image a
+ * TID 300 measurement was made on (INFERRED FROM SCOORD > SELECTED FROM IMAGE).
+ */
+export class SourceOfMeasurement extends Template {
+  readonly items: ContentItem[];
+  constructor(region: ImageRegion) {
+    super();
+    if (!(region instanceof ImageRegion)) throw new Error('SourceOfMeasurement: region must be an ImageRegion');
+    this.items = [new ScoordContentItem(codes.SourceOfMeasurement, 'POLYLINE', closedBox(region.box, 'SourceOfMeasurement'), region.image, 'INFERRED FROM')];
+  }
+}
+
+/** TID 300 Measurement: a value with units, optionally with the region it was measured on. */
 export class Measurement extends Template {
   readonly items: ContentItem[];
-  constructor(name: CodedConcept, value: number, unit: CodedConcept) {
+  constructor(name: CodedConcept, value: number, unit: CodedConcept, opts: { source?: SourceOfMeasurement } = {}) {
     super();
-    this.items = [new NumContentItem(name, value, unit, 'CONTAINS')];
+    if (opts.source !== undefined && !(opts.source instanceof SourceOfMeasurement)) throw new Error('Measurement: source must be a SourceOfMeasurement');
+    this.items = [new NumContentItem(name, value, unit, 'CONTAINS', opts.source?.items ?? [])];
   }
 }
 
@@ -139,6 +156,8 @@ export class PlanarROIMeasurementsAndQualitativeEvaluations extends Template {
     findingSite?: CodedConcept;
     algorithm: AlgorithmIdentification;
     measurements: Measurement[];
+    /** Free-text summary of the finding for the reader (TEXT 121106 Comment; TID 1410 is extensible). */
+    comment?: string;
   }) {
     super();
     if (!(opts.trackingIdentifier instanceof TrackingIdentifier)) throw new Error('PlanarROIMeasurements: trackingIdentifier is required');
@@ -155,6 +174,7 @@ export class PlanarROIMeasurementsAndQualitativeEvaluations extends Template {
     if (opts.findingSite) group.push(new CodeContentItem(codes.FindingSite, opts.findingSite, 'HAS CONCEPT MOD'));
     group.push(...opts.algorithm.items, ...opts.referencedRegion.items);
     for (const m of opts.measurements) group.push(...m.items);
+    if (opts.comment !== undefined) group.push(new TextContentItem(codes.Comment, nonEmpty(opts.comment, 'PlanarROIMeasurements: comment'), 'CONTAINS'));
     this.items = [new ContainerContentItem(codes.MeasurementGroup, group, { relationshipType: 'CONTAINS', templateId: '1410' })];
   }
 }

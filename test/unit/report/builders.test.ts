@@ -1,4 +1,4 @@
-import { buildImagingMeasurementReport, buildSegmentation, buildReportObjects } from '../../../src/report';
+import { buildImagingMeasurementReport, buildSegmentation, buildReportObjects, lesionSummary } from '../../../src/report';
 import { srSummary, segSummary } from '../../../src/report/store';
 import { fromPart10 } from '../../../src/report/part10';
 import { unpackFrame } from '../../../src/report/seg/masks';
@@ -32,6 +32,17 @@ describe('SR builder (TID 1500)', () => {
       expect(scoord.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID).toBe(lesion.keySlice.sopInstanceUID);
       expect(Number(byCode('103339001').MeasuredValueSequence[0].NumericValue)).toBeCloseTo(lesion.longAxisMm, 1);
       expect(Number(byCode('score').MeasuredValueSequence[0].NumericValue)).toBeCloseTo(lesion.score, 3);
+      // What OHIF needs to list the group in its measurement panel: the first NUM is INFERRED FROM the box
+      // (cornerstone's SR adapters read the geometry there), and a Comment gives the label.
+      const firstNum = g.ContentSequence.find((i: any) => i.ValueType === 'NUM');
+      expect(firstNum.ConceptNameCodeSequence[0].CodeValue).toBe('103339001');
+      for (const axis of ['103339001', '103340004']) {
+        const source = byCode(axis).ContentSequence[0];
+        expect(source).toMatchObject({ RelationshipType: 'INFERRED FROM', ValueType: 'SCOORD', GraphicType: 'POLYLINE', GraphicData: scoord.GraphicData });
+        expect(source.ConceptNameCodeSequence[0].CodeValue).toBe('121112');
+        expect(source.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID).toBe(lesion.keySlice.sopInstanceUID);
+      }
+      expect(byCode('121106')).toMatchObject({ RelationshipType: 'CONTAINS', ValueType: 'TEXT', TextValue: lesionSummary(lesion) });
     });
     // Evidence lists every key image.
     const evidence = dataset.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0];

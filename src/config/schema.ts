@@ -74,6 +74,8 @@ export const configSchema = z
             intervalMs: z.number().int().positive().default(60000),
             /** How far back each poll looks; windows overlap so that no boundary is missed. */
             lookbackMinutes: z.number().positive().default(120),
+            /** Whole days of StudyDate before today that every poll covers: late-sent studies (src/listener/poll-window.ts). */
+            studyDateLookbackDays: z.number().int().min(0).default(1),
           })
           .default({}),
       })

@@ -1,6 +1,8 @@
 /**
- * For PACS without a change feed: polls QIDO-RS for studies in an overlapping date window and enqueues each
- * study once it is stable (same instance count in two polls) and unknown to the job store.
+ * For PACS without a change feed: polls QIDO-RS for studies in an overlapping StudyDate window (poll-window.ts)
+ * and enqueues each study once it is stable (same instance count in two polls) and unknown to the job store. A
+ * study the store knows is never enqueued again by polling: our own SR/SEG change its instance count, and a
+ * re-analysis is asked for through the API.
  */
 import { log } from '../log';
 import type { JobStore } from '../jobs/types';
@@ -18,6 +20,8 @@ export interface DicomwebPollOptions {
   store: JobStore;
   intervalMs: number;
   lookbackMinutes: number;
+  /** Whole days of StudyDate before today that every poll covers (see pollWindow). */
+  studyDateLookbackDays?: number;
   onEnqueued?(created: boolean): void;
 }
 
@@ -53,7 +57,7 @@ export class DicomwebPoller {
   async pollOnce(now = new Date()): Promise<number> {
     const { store } = this.o;
     const prev = store.getCursor(POLL_CURSOR);
-    const w = pollWindow(now, prev ? new Date(prev) : undefined, this.o.lookbackMinutes);
+    const w = pollWindow(now, prev ? new Date(prev) : undefined, this.o.lookbackMinutes, this.o.studyDateLookbackDays);
     const studies = await this.o.client.searchStudies(
       { StudyDate: w.studyDate, includefield: '00201208' },
       { all: true },
@@ -72,6 +76,7 @@ export class DicomwebPoller {
       enqueued++;
     }
     this.counts = seen;
+    log.debug('DICOMweb poll', { studyDate: w.studyDate, studies: studies.length, enqueued });
     store.setCursor(POLL_CURSOR, w.to.toISOString());
     return enqueued;
   }

@@ -1,19 +1,27 @@
 /**
- * Time windows for QIDO-RS polling. Each window starts `lookback` before the end of the previous one (or before
- * now on the first poll), so consecutive windows overlap and a study at a boundary is always seen; duplicates
- * are absorbed by the job store. StudyDate matching is by day, so the query covers whole days.
+ * What a QIDO-RS poll asks for. QIDO-RS has no standard key for when a study arrived (Orthanc's DICOMweb plugin
+ * has none either), only StudyDate, which says when it was acquired. So each poll asks for every study whose
+ * StudyDate is on or after a start day, open-ended (a scanner with a clock ahead of ours is still seen), and the
+ * job store drops what it already knows. The start day reaches back:
+ *   - `studyDateLookbackDays` whole days before today: a study acquired before midnight and sent after it, or one
+ *     sent a few days late, is still found;
+ *   - `lookbackMinutes` before the end of the previous poll: consecutive windows overlap, and after an outage the
+ *     window reaches back to the last poll.
+ * A study whose StudyDate is older than that (or empty) is not found by polling; see docs/service.md.
  */
 export interface PollWindow {
   from: Date;
   to: Date;
-  /** QIDO-RS StudyDate range, inclusive days in local time: YYYYMMDD-YYYYMMDD. */
+  /** QIDO-RS StudyDate range, open-ended, days in local time: YYYYMMDD- */
   studyDate: string;
 }
 
-export function pollWindow(now: Date, previousEnd: Date | undefined, lookbackMinutes: number): PollWindow {
+export function pollWindow(now: Date, previousEnd: Date | undefined, lookbackMinutes: number, studyDateLookbackDays = 0): PollWindow {
   const anchor = previousEnd && previousEnd < now ? previousEnd : now;
-  const from = new Date(anchor.getTime() - lookbackMinutes * 60000);
-  return { from, to: now, studyDate: `${dicomDate(from)}-${dicomDate(now)}` };
+  const overlapStart = new Date(anchor.getTime() - lookbackMinutes * 60000);
+  const dayStart = new Date(now.getFullYear(), now.getMonth(), now.getDate() - studyDateLookbackDays);
+  const from = overlapStart < dayStart ? overlapStart : dayStart;
+  return { from, to: now, studyDate: `${dicomDate(from)}-` };
 }
 
 export function dicomDate(d: Date): string {

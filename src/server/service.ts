@@ -128,6 +128,7 @@ export async function startService(config: LensConfig, opts: { detector?: Detect
         store,
         intervalMs: config.listener.dicomwebPoll.intervalMs,
         lookbackMinutes: config.listener.dicomwebPoll.lookbackMinutes,
+        studyDateLookbackDays: config.listener.dicomwebPoll.studyDateLookbackDays,
         onEnqueued: onEnqueued('poll'),
       });
       poller.start();

@@ -4,10 +4,12 @@
  * scout-only and corrupt studies are recognised with reasons while later studies are still analysed; the
  * dashboard shows the lesions; the logs hold no patient name or ID.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Job } from '../../../src/jobs/types';
 import { storescu } from '../../../src/listener/storescu';
+import { uploadFiles } from '../../helpers/orthanc';
 import { api, copyStudy, disposeStack, jobsOf, newUid, REPO, seriesByModality, ServiceChild, SHARED_CT, startStack, waitFor, type Stack } from './stack';
 
 const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
@@ -17,7 +19,10 @@ let stack: Stack;
 let service: ServiceChild;
 const patients: { name: string; id: string }[] = [];
 
-async function sendStudy(name: string, o: { files?: string[]; modify?: string[]; damage?: (files: string[]) => void } = {}): Promise<string> {
+async function sendStudy(
+  name: string,
+  o: { files?: string[]; modify?: string[]; damage?: (files: string[]) => void; /** upload by Orthanc's REST API instead of C-STORE */ rest?: boolean } = {},
+): Promise<string> {
   const studyUID = newUid();
   const patient = { name: `PHANTOM^${name.toUpperCase()}${patients.length}`, id: `PHX${1000 + patients.length}` };
   patients.push(patient);
@@ -25,8 +30,35 @@ async function sendStudy(name: string, o: { files?: string[]; modify?: string[];
     studyUID, seriesUID: newUid(), patientName: patient.name, patientID: patient.id, modify: o.modify,
   });
   o.damage?.(files);
-  await storescu([path.dirname(files[0])], { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
+  if (o.rest) await uploadFiles(stack.orthanc, files);
+  else await storescu([path.dirname(files[0])], { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
   return studyUID;
+}
+
+/**
+ * A slice that Orthanc accepts and stores but whose pixels cannot be decoded: re-encoded as RLE Lossless (dcmtk
+ * dcmcrle), then its one fragment overwritten with garbage, the DICOM structure left intact. Returns its SOP UID.
+ */
+function corruptPixelData(file: string): string {
+  const rle = `${file}.rle`;
+  execFileSync('dcmcrle', [file, rle]);
+  const buf = fs.readFileSync(rle);
+  fs.rmSync(rle);
+  // (7FE0,0010) OB of undefined length, then the Basic Offset Table item, then the frame's fragment item.
+  const pixelData = Buffer.from([0xe0, 0x7f, 0x10, 0x00, 0x4f, 0x42, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+  let at = buf.lastIndexOf(pixelData);
+  if (at < 0) throw new Error(`no encapsulated PixelData in ${rle}`);
+  at += pixelData.length;
+  const item = (o: number) => {
+    if (buf.readUInt32LE(o) !== 0xe000fffe) throw new Error(`no item at byte ${o} of ${rle}`);
+    return buf.readUInt32LE(o + 4);
+  };
+  at += 8 + item(at);
+  buf.fill(0xab, at + 8, at + 8 + item(at));
+  fs.writeFileSync(file, buf);
+  const sop = /\[([0-9.]+)\]/.exec(execFileSync('dcmdump', ['-q', '+P', '0008,0018', file], { encoding: 'utf8' }))?.[1];
+  if (!sop) throw new Error(`no SOPInstanceUID in ${file}`);
+  return sop;
 }
 
 const finalJob = (s: Stack, uid: string, timeoutMs = 120000) =>
@@ -67,22 +99,19 @@ test('non-CT, scout-only and corrupt studies get clear reasons; a later CT is st
   const files = srcFiles();
   const mr = await sendStudy('mr', { files: files.slice(0, 25), modify: ['(0008,0060)=MR'] });
   const scout = await sendStudy('scout', { files: files.slice(0, 2), modify: ['(0008,0008)=ORIGINAL\\PRIMARY\\LOCALIZER'] });
-  const corrupt = await sendStudy('corrupt', {
-    damage: (fl) => {
-      // One instance whose pixel data is cut short: its header promises 512x512 pixels that are not there.
-      const f = fl[30];
-      const buf = fs.readFileSync(f);
-      fs.writeFileSync(f, buf.subarray(0, buf.length - 200000));
-    },
-  });
+  let corruptSop = '';
+  // By REST: storescu proposes only uncompressed syntaxes and cannot decompress the damaged slice to send it.
+  const corrupt = await sendStudy('corrupt', { rest: true, damage: (fl) => (corruptSop = corruptPixelData(fl[30])) });
   const later = await sendStudy('later');
   const [mrJob, scoutJob, corruptJob, laterJob] = await Promise.all([mr, scout, corrupt, later].map((u) => finalJob(stack, u, 180000)));
   expect(mrJob).toMatchObject({ state: 'skipped', reason: 'no-ct' });
   expect(mrJob.lastError).toMatch(/MR/);
   expect(scoutJob).toMatchObject({ state: 'skipped', reason: 'no-suitable-series' });
   expect(scoutJob.lastError).toMatch(/LOCALIZER|localizer|scout/i);
-  expect(['failed', 'skipped', 'dead']).toContain(corruptJob.state);
-  expect(corruptJob.lastError).toBeTruthy();
+  // Permanent at once: retrying would decode the same bytes again.
+  expect(corruptJob).toMatchObject({ state: 'failed', reason: 'undecodable', attempts: 1 });
+  expect(corruptJob.lastError).toContain(corruptSop);
+  expect(corruptJob.lastError).toMatch(/cannot decode pixel data .*RLE/);
   expect(laterJob.state).toBe('succeeded');
 }, 400000);
 

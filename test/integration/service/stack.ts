@@ -26,7 +26,9 @@ export interface Stack {
   secret: string;
 }
 
-export async function startStack(opts: { push?: boolean; stableAge?: number; config?: Record<string, any> } = {}): Promise<Stack> {
+export async function startStack(
+  opts: { push?: boolean; stableAge?: number; config?: Record<string, any>; /** false: no `orthanc` section, a plain DICOMweb PACS */ orthancRest?: boolean } = {},
+): Promise<Stack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-svc-'));
   const port = await freePort();
   const serviceUrl = `http://127.0.0.1:${port}`;
@@ -39,7 +41,7 @@ export async function startStack(opts: { push?: boolean; stableAge?: number; con
   const raw = {
     workDir: path.join(dir, 'service'),
     pacs: { dicomwebUrl: orthanc.dicomwebUrl, retries: 1, retryBaseMs: 200, timeoutMs: 20000, ...c.pacs },
-    orthanc: { url: orthanc.url },
+    ...(opts.orthancRest === false ? {} : { orthanc: { url: orthanc.url } }),
     listener: { webhook: { secret }, changeFeed: { intervalMs: 500 }, ...c.listener },
     model: { dir: path.join(REPO, 'models/lens-ulb'), ...c.model },
     jobs: { backoffSeconds: 1, maxBackoffSeconds: 8, leaseSeconds: 30, maxAttempts: 6, concurrency: 1, ...c.jobs },
@@ -176,10 +178,11 @@ export function newUid(): string {
 }
 
 /** A small synthetic CT study (B's generator) written as DICOM into dir; returns its UID and patient. */
-export async function synthStudy(seed: number, dir: string, o: { size?: number; slices?: number } = {}) {
+export async function synthStudy(seed: number, dir: string, o: { size?: number; slices?: number; /** YYYYMMDD */ studyDate?: string } = {}) {
   const { generateStudy } = await import('../../../src/synth/study');
   const { writeStudyDicom } = await import('../../../src/synth/write-dicom');
   const study = generateStudy(seed, { size: o.size ?? 160, slices: o.slices ?? 40 });
+  if (o.studyDate) study.study.date = o.studyDate;
   const files = writeStudyDicom(study, dir);
   return { studyUID: study.volume.studyInstanceUID, patient: study.patient, files, dir };
 }

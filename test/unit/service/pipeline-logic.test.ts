@@ -39,15 +39,23 @@ describe('error classification', () => {
 });
 
 describe('poll windows', () => {
-  test('each window starts lookback before the previous end, so windows overlap', () => {
+  test('each window starts lookback before the previous end, so windows overlap; the StudyDate range is open-ended', () => {
     const first = pollWindow(new Date(2024, 0, 2, 0, 30), undefined, 60);
     expect(first.from).toEqual(new Date(2024, 0, 1, 23, 30));
-    expect(first.studyDate).toBe('20240101-20240102');
+    expect(first.studyDate).toBe('20240101-');
     const next = pollWindow(new Date(2024, 0, 2, 0, 31), first.to, 60);
     expect(next.from.getTime()).toBeLessThan(first.to.getTime());
     // After an outage the window reaches back to where the last one ended, not just `lookback` before now.
     const late = pollWindow(new Date(2024, 0, 5), first.to, 60);
-    expect(late.studyDate).toBe('20240101-20240105');
+    expect(late.studyDate).toBe('20240101-');
+  });
+  test('the StudyDate range covers whole days before today: a study acquired before midnight and sent after it is found', () => {
+    // 10:00 with a 2 h overlap alone would ask only for today's StudyDate.
+    expect(pollWindow(new Date(2024, 2, 1, 10, 0), new Date(2024, 2, 1, 9, 59), 120, 0).studyDate).toBe('20240301-');
+    expect(pollWindow(new Date(2024, 2, 1, 10, 0), new Date(2024, 2, 1, 9, 59), 120, 1).studyDate).toBe('20240229-');
+    expect(pollWindow(new Date(2024, 2, 1, 10, 0), undefined, 120, 7).studyDate).toBe('20240223-');
+    // The longer of the two reaches wins: an outage of 3 days with a 1-day lookback.
+    expect(pollWindow(new Date(2024, 2, 4, 10, 0), new Date(2024, 2, 1, 9, 59), 120, 1).studyDate).toBe('20240301-');
   });
   test('a study is stable when its instance count did not change between polls', () => {
     expect(isStable(undefined, 10)).toBe(false);

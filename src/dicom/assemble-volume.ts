@@ -145,10 +145,18 @@ async function resampleInto(data: Int16Array, plan: GeometryPlan, read: (s: Plan
 
 async function forEachLimited<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
   let next = 0;
+  // After the first failure no worker takes another item: the volume is lost anyway, and further reads would only
+  // keep a PACS busy (and retrying) for nothing.
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const k = next++;
-      await fn(items[k], k);
+      try {
+        await fn(items[k], k);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));

@@ -1,0 +1,87 @@
+"""Export a LensNet checkpoint to ONNX plus its manifest (models/<name>/model.json, src/detect/manifest.ts)."""
+import argparse
+import json
+import os
+from typing import Any, Dict, Optional
+
+import torch
+
+import spec
+from lensnet import LensNet
+
+
+def build_model(arch: Optional[Dict[str, Any]] = None) -> LensNet:
+    arch = arch or {}
+    return LensNet(spec.SLICES, spec.HEADS, **arch)
+
+
+def manifest(model: LensNet, version: str, training: Dict[str, Any], onnx_file: str = 'model.onnx') -> Dict[str, Any]:
+    heads = []
+    for name in model.head_names:
+        heads.append({
+            'name': name,
+            'heatmap': f'{name}_heatmap',
+            'size': f'{name}_size',
+            'offset': f'{name}_offset',
+            'classes': spec.LESION_TYPES,
+            'scoreThreshold': spec.SCORE_THRESHOLD,
+        })
+    output: Dict[str, Any] = {'format': 'centernet', 'stride': spec.STRIDE, 'heads': heads}
+    if model.mask is not None:
+        output['mask'] = 'mask'
+    return {
+        'name': 'lens-ulb',
+        'version': version,
+        'file': onnx_file,
+        'description': 'LENS-style universal lesion detector: 2.5D CenterNet on %d slices, trained on lens-pacs '
+                       'synthetic phantom CT (see docs/model.md)' % spec.SLICES,
+        'input': {
+            'name': spec.INPUT_NAME,
+            'slices': spec.SLICES,
+            'sliceIntervalMm': spec.SLICE_INTERVAL_MM,
+            'sliceStrideMm': spec.SLICE_STRIDE_MM,
+            'pixelSpacingMm': spec.PIXEL_SPACING_MM,
+            'huWindow': list(spec.HU_WINDOW),
+            'sizeMultiple': spec.SIZE_MULTIPLE,
+        },
+        'output': output,
+        'lesionTypes': spec.LESION_TYPES,
+        'training': training,
+    }
+
+
+def export(model: LensNet, out_dir: str, version: str, training: Dict[str, Any]) -> None:
+    os.makedirs(out_dir, exist_ok=True)
+    model = model.eval()
+    dummy = torch.zeros(1, spec.SLICES, 128, 160)
+    names = model.output_names()
+    dyn = {spec.INPUT_NAME: {0: 'N', 2: 'H', 3: 'W'}}
+    for n in names:
+        dyn[n] = {0: 'N', 2: 'h', 3: 'w'}
+    path = os.path.join(out_dir, 'model.onnx')
+    torch.onnx.export(model, dummy, path, input_names=[spec.INPUT_NAME], output_names=names,
+                      dynamic_axes=dyn, opset_version=13, do_constant_folding=True)
+    # Keep an existing evaluation (written by D2's scripts/evaluate-model.ts) only if the graph is unchanged: it
+    # never is after a new export, so it is dropped and must be re-measured.
+    with open(os.path.join(out_dir, 'model.json'), 'w') as f:
+        json.dump(manifest(model, version, training), f, indent=2)
+        f.write('\n')
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--checkpoint', help='a .pt written by train.py (untrained weights when absent)')
+    ap.add_argument('--out', default='models/lens-ulb')
+    ap.add_argument('--version', default='0.0.1-untrained')
+    a = ap.parse_args()
+    training: Dict[str, Any] = {'note': 'untrained weights (interface preview)'}
+    if a.checkpoint:
+        ck = torch.load(a.checkpoint, map_location='cpu')
+        m = build_model(ck.get('arch'))
+        m.load_state_dict(ck['model'])
+        training = ck.get('training', training)
+    else:
+        torch.manual_seed(0)
+        m = build_model()
+    export(m, a.out, a.version, training)
+    print('exported', a.out)

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Reproduces models/lens-ulb from seeds: generates the synthetic training and validation sets with `lens synth`
+# and trains + exports the detector in the two stages the shipped model went through (docs/model.md).
+# Run from anywhere; needs node (the repo's deps) and Debian's python3-torch (/usr/bin/python3).
+# The evaluation seed 9001 (scripts/evaluate-model.ts) is never used here.
+#   models/training/reproduce.sh
+#   STAGE2_MINUTES=0 STAGE2_ITERS=20000 models/training/reproduce.sh   # longer stage 2, no wall-time cap
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+D=models/training/data
+R=models/training/runs
+PY=/usr/bin/python3   # Debian's python with torch; the python3 on PATH may lack it
+STAGE2_ITERS=${STAGE2_ITERS:-4000}
+STAGE2_MINUTES=${STAGE2_MINUTES:-20}
+
+synth() { # dir seed studies size
+  [ -f "$1/.complete" ] && return
+  nice -n 10 node bin/lens.js synth --out "$1" --seed "$2" --studies "$3" --format raw --size "$4"
+  touch "$1/.complete"
+}
+mkdir -p "$D" "$R"
+synth "$D/train-1" 1 16 384
+synth "$D/train-3" 3 37 256
+synth "$D/train-4" 4 100 256
+synth "$D/train-6" 6 100 256
+synth "$D/val-2" 2 8 384
+
+# Stage 1: 53 studies, no augmentation, best of the 2D validations at 500..2500 (the shipped run was stopped
+# after iteration 2950 when it was clearly overfitting).
+nice -n 10 "$PY" models/training/train.py --train "$D/train-1,$D/train-3" --val "$D/val-2" \
+  --seed 1 --iters 6500 --stop-at 2950 --batch 16 --crop 128 --val-every 500 --threads 1 \
+  --out "$R/stage1-export" --runs "$R/stage1"
+cp "$R/stage1/best.pt" "$R/stage1.pt"
+
+# Stage 2: 253 studies, flips + HU jitter, selected by the 3D average sensitivity on the validation volumes.
+nice -n 10 "$PY" models/training/train.py --train "$D/train-1,$D/train-3,$D/train-4,$D/train-6" --val "$D/val-2" \
+  --seed 1 --init "$R/stage1.pt" --augment --val-3d --iters "$STAGE2_ITERS" --lr 1e-3 --batch 16 --crop 128 \
+  --val-every 1000 --max-minutes "$STAGE2_MINUTES" --threads 1 --version 0.1.0 --out models/lens-ulb \
+  --data-note "lens synth --format raw: stage 1 seed 1 (16 studies, --size 384) + seed 3 (37 studies, --size 256); stage 2 adds seeds 4 and 6 (100 studies each, --size 256); validation seed 2 (8 studies, --size 384)"

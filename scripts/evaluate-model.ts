@@ -1,0 +1,194 @@
+/**
+ * Measures the shipped model on the held-out synthetic test set (design.md §3 protocol) and, with
+ * --write-manifest, records the result in the model's manifest (`evaluation`).
+ *
+ *   node -r tsx/cjs scripts/evaluate-model.ts [--studies 50] [--seed 9001] [--model models/lens-ulb]
+ *       [--threshold 0.05] [--threads 0] [--out DIR] [--cache DIR [--generate-only]] [--write-manifest]
+ *
+ * The test set is generated in memory with src/synth's generateStudy (study s of seed N uses seed N*1000+s, as
+ * `lens synth`), default options: every lesion type, realistic 512x512 geometry. Seed 9001 is never used in training
+ * (models/training/reproduce.sh refuses it). The detector runs with a low score threshold so that the FROC sweep
+ * reaches 8 FPs per volume; the shipped threshold (manifest) only decides which findings a user sees.
+ * --cache keeps the generated studies on disk (generation is deterministic, so a cached study is the same study):
+ * generating 50 realistic studies takes far longer than detecting on them.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadDetector } from '../src/detect/detector';
+import type { Findings, TruthStudy } from '../src/detect/findings';
+import { evaluate, iobb, type EvalResult } from '../src/eval/froc';
+import { formatEvalTable } from '../src/eval/format';
+import type { Volume } from '../src/dicom/volume';
+import { generateStudy } from '../src/synth/study';
+
+interface Args {
+  studies: number;
+  seed: number;
+  model: string;
+  threshold: number;
+  threads: number;
+  out?: string;
+  cache?: string;
+  generateOnly: boolean;
+  writeManifest: boolean;
+  /** Postprocessing knobs (defaults: the detector's), for tuning on another seed. */
+  chainScore?: 'max' | 'meanTop2';
+  minSingleScore?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { studies: 50, seed: 9001, model: 'models/lens-ulb', threshold: 0.05, threads: 0, generateOnly: false, writeManifest: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = () => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--studies') a.studies = int(v(), k);
+    else if (k === '--seed') a.seed = int(v(), k);
+    else if (k === '--model') a.model = v();
+    else if (k === '--threshold') a.threshold = Number(v());
+    else if (k === '--threads') a.threads = int(v(), k);
+    else if (k === '--out') a.out = v();
+    else if (k === '--cache') a.cache = v();
+    else if (k === '--generate-only') a.generateOnly = true;
+    else if (k === '--chain-score') {
+      const c = v();
+      if (c !== 'max' && c !== 'meanTop2') throw new Error('--chain-score is max or meanTop2');
+      a.chainScore = c;
+    } else if (k === '--min-single-score') a.minSingleScore = Number(v());
+    else if (k === '--write-manifest') a.writeManifest = true;
+    else throw new Error(`unknown argument ${k}`);
+  }
+  if (!(a.threshold > 0 && a.threshold < 1)) throw new Error('--threshold must be in (0, 1)');
+  if (a.generateOnly && !a.cache) throw new Error('--generate-only needs --cache DIR');
+  return a;
+}
+
+interface TestStudy {
+  seed: number;
+  name: string;
+  volume: Volume;
+  truth: TruthStudy;
+}
+
+/** The study of this seed, from the cache when there (volume.i16 + study.json), else generated (and cached). */
+function testStudy(seed: number, cache?: string): TestStudy {
+  const dir = cache ? path.join(cache, String(seed)) : undefined;
+  if (dir && fs.existsSync(path.join(dir, 'study.json'))) {
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'study.json'), 'utf8')) as Omit<TestStudy, 'volume'> & { volume: Omit<Volume, 'data'> };
+    const buf = fs.readFileSync(path.join(dir, 'volume.i16'));
+    const data = new Int16Array(buf.buffer, buf.byteOffset, buf.byteLength / 2);
+    return { ...meta, volume: { ...meta.volume, data } };
+  }
+  const s = generateStudy(seed);
+  const study: TestStudy = { seed, name: s.name, volume: s.volume, truth: s.truth };
+  if (dir) {
+    fs.mkdirSync(dir, { recursive: true });
+    const { data, ...geometry } = s.volume;
+    fs.writeFileSync(path.join(dir, 'volume.i16'), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    // study.json last: its presence marks a complete entry.
+    fs.writeFileSync(path.join(dir, 'study.json'), JSON.stringify({ seed, name: s.name, truth: s.truth, volume: geometry }));
+  }
+  return study;
+}
+
+function int(s: string, what: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a non-negative integer, got ${s}`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  if (args.generateOnly) {
+    for (let s = 0; s < args.studies; s++) {
+      const st = testStudy(args.seed * 1000 + s, args.cache);
+      process.stderr.write(`cached study ${s + 1}/${args.studies} seed ${st.seed}: ${st.volume.dims.join('x')}\n`);
+    }
+    return;
+  }
+  const detector = await loadDetector(args.model, { executionProviders: ['cpu'], threads: args.threads, batchSize: 4, scoreThreshold: args.threshold });
+  const truths: TruthStudy[] = [];
+  const findings: Findings[] = [];
+  let slices = 0;
+  let detectMs = 0;
+  for (let s = 0; s < args.studies; s++) {
+    const study = testStudy(args.seed * 1000 + s, args.cache);
+    const t = performance.now();
+    const lesion = { ...detector.options.lesion, ...(args.chainScore ? { chainScore: args.chainScore } : {}), ...(args.minSingleScore !== undefined ? { minSingleScore: args.minSingleScore } : {}) };
+    const { findings: f } = await detector.detect(study.volume, { lesion });
+    detectMs += performance.now() - t;
+    slices += study.volume.dims[2];
+    truths.push(study.truth);
+    findings.push(f);
+    if (args.out) {
+      const dir = path.join(args.out, study.name);
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, 'truth.json'), JSON.stringify({ source: `generateStudy(${study.seed})`, boxConvention: 'patient LPS mm', studies: [study.truth] }, null, 1));
+      fs.writeFileSync(path.join(dir, 'findings.json'), JSON.stringify(f, null, 1));
+    }
+    const hit = study.truth.lesions.filter((l) => f.lesions.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= 0.3)).length;
+    process.stderr.write(`study ${s + 1}/${args.studies} seed ${study.seed}: ${study.volume.dims.join('x')}, ${study.truth.lesions.length} lesions, ${hit} hit by any of ${f.lesions.length} predictions\n`);
+  }
+  await detector.dispose();
+  const result = evaluate(truths, findings);
+  const manifest = detector.manifest;
+  console.log(`model ${manifest.name} ${manifest.version}; test set: generateStudy seed ${args.seed}, ${args.studies} studies; decode threshold ${args.threshold}`);
+  console.log(formatEvalTable(result));
+  console.log(diagnose(truths, findings, result));
+  const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, platform: `${os.platform()} ${os.release()}` };
+  console.log(`detector: ${slices} slices in ${(detectMs / 1000).toFixed(1)} s (${((slices * 1000) / detectMs).toFixed(1)} slices/s) on ${machine.cpu} (${machine.cores} cores); total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (args.writeManifest) writeEvaluation(args, result, machine);
+}
+
+/** Where the misses and false positives are, at the 4 FPs/volume operating point. */
+function diagnose(truths: TruthStudy[], findings: Findings[], r: EvalResult): string {
+  const at = r.sensitivityAtFp.find((s) => s.fpPerVolume === 4)?.threshold;
+  if (at === undefined || at === null) return 'no operating point at 4 FPs/volume';
+  const fpByType = new Map<string, number>();
+  const missed: string[] = [];
+  truths.forEach((t, i) => {
+    const preds = findings[i].lesions.filter((p) => p.score >= at);
+    for (const p of preds) if (!t.lesions.some((l) => iobb(p.bboxLPS, l.bboxLPS) >= 0.3)) fpByType.set(p.type, (fpByType.get(p.type) ?? 0) + 1);
+    for (const l of t.lesions)
+      if (!preds.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= 0.3)) {
+        const d = (l as { diameterMm?: number }).diameterMm;
+        missed.push(`${l.type}${d !== undefined ? ` ${d}mm` : ''}`);
+      }
+  });
+  return [
+    `at 4 FPs/volume (threshold ${at.toFixed(3)}): false positives by predicted type: ${[...fpByType.entries()].map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+    `missed lesions (${missed.length}): ${missed.slice(0, 60).join(', ')}${missed.length > 60 ? ', ...' : ''}`,
+  ].join('\n');
+}
+
+function writeEvaluation(args: Args, r: EvalResult, machine: Record<string, unknown>): void {
+  const file = path.resolve(args.model, 'model.json');
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  raw.evaluation = {
+    protocol: 'design.md §3: 3D boxes, hit when IoBB >= 0.3, sensitivity at 0.125-8 FPs per volume',
+    testSet: { generator: 'src/synth generateStudy, default options (all lesion types)', seed: args.seed, studies: r.volumes, lesions: r.lesions, studySeeds: `${args.seed}*1000+s` },
+    decodeThreshold: args.threshold,
+    sensitivityAtFp: r.sensitivityAtFp.map((s) => ({ fpPerVolume: s.fpPerVolume, sensitivity: round(s.sensitivity) })),
+    averageSensitivity: round(r.averageSensitivity),
+    perTypeAt4Fp: Object.fromEntries(Object.entries(r.perType.types).map(([k, t]) => [k, { sensitivity: round(t.sensitivity), found: t.found, lesions: t.lesions }])),
+    machine,
+    date: new Date().toISOString(),
+    command: `node -r tsx/cjs scripts/evaluate-model.ts --studies ${args.studies} --seed ${args.seed} --threshold ${args.threshold} --write-manifest`,
+  };
+  fs.writeFileSync(file, JSON.stringify(raw, null, 2) + '\n');
+  console.log(`wrote evaluation into ${file}`);
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}
+
+main().catch((e) => {
+  process.stderr.write(`evaluate-model: ${(e as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,195 @@
+/**
+ * The detector: a manifest-described ONNX model run over a volume. Positions are streamed in batches (stacks built
+ * from a sliding window of resampled slices), every head decoded, proposals fused per slice, linked into 3D lesions.
+ */
+import * as ort from 'onnxruntime-node';
+import type { LensConfig } from '../config/schema';
+import type { Volume } from '../dicom/volume';
+import { log } from '../log';
+import type { Box2D } from './box2d';
+import { decodeHead } from './decode';
+import type { Findings, LesionType } from './findings';
+import { fuseDetections, type HeadDetection } from './fuse';
+import { chainsToLesions, DEFAULT_LESION_OPTIONS, type LesionMask, type LesionOptions, type MaskCrop, type PositionedDetection } from './lesions';
+import { DEFAULT_LINK, linkDetections, type LinkOptions } from './link3d';
+import { readManifest } from './load-manifest';
+import type { ModelManifest } from './manifest';
+import { StackBuilder } from './preprocess';
+import { assertGraphMatches, createSession, type ProviderName } from './session';
+
+export interface DetectOptions {
+  /** Overrides every head's manifest threshold. */
+  scoreThreshold?: number;
+  /** Peaks kept per head and image. */
+  topK: number;
+  /** IoU at which proposals of one slice are fused. */
+  fuseIoU: number;
+  link: LinkOptions;
+  lesion: LesionOptions;
+  batchSize: number;
+}
+
+export interface DetectionResult {
+  findings: Findings;
+  /** Lesion id -> per-slice masks on the original series (models with a mask output). */
+  masks?: Map<number, LesionMask>;
+}
+
+export type ModelConfig = LensConfig['model'];
+
+export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> = {}): Promise<Detector> {
+  const { manifest, onnxPath } = readManifest(modelDir);
+  const opened = await createSession(onnxPath, { executionProviders: cfg.executionProviders ?? ['cpu'], threads: cfg.threads ?? 0 });
+  try {
+    assertGraphMatches(manifest, opened.session, onnxPath);
+  } catch (e) {
+    await opened.session.release();
+    throw e;
+  }
+  log.info('model loaded', { model: manifest.name, version: manifest.version, executionProvider: opened.provider, threads: cfg.threads ?? 0 });
+  return new Detector(manifest, opened.session, opened.provider, {
+    batchSize: cfg.batchSize ?? 4,
+    ...(cfg.scoreThreshold !== undefined ? { scoreThreshold: cfg.scoreThreshold } : {}),
+  });
+}
+
+export class Detector {
+  readonly options: DetectOptions;
+
+  constructor(
+    readonly manifest: ModelManifest,
+    private readonly session: ort.InferenceSession,
+    readonly executionProvider: ProviderName,
+    options: Partial<DetectOptions> = {},
+  ) {
+    this.options = { topK: 50, fuseIoU: 0.55, link: DEFAULT_LINK, lesion: DEFAULT_LESION_OPTIONS, batchSize: 4, ...options };
+  }
+
+  /** The threshold decoding uses for a head: the override or the manifest's. */
+  thresholdFor(head: ModelManifest['output']['heads'][number], opts = this.options): number {
+    return opts.scoreThreshold ?? head.scoreThreshold;
+  }
+
+  async detect(volume: Volume, overrides: Partial<DetectOptions> = {}): Promise<DetectionResult> {
+    const opts: DetectOptions = { ...this.options, ...overrides };
+    const m = this.manifest;
+    const timings = { preprocess: 0, inference: 0, postprocess: 0 };
+    const builder = new StackBuilder(volume, m);
+    const { grid } = builder;
+    const stride = m.output.stride;
+    const outW = grid.paddedWidth / stride;
+    const outH = grid.paddedHeight / stride;
+    const dets: PositionedDetection[] = [];
+    const n = builder.positionsMm.length;
+    for (let start = 0; start < n; start += opts.batchSize) {
+      const idx = Array.from({ length: Math.min(opts.batchSize, n - start) }, (_, i) => start + i);
+      let t = performance.now();
+      const input = builder.buildBatch(idx);
+      timings.preprocess += performance.now() - t;
+      t = performance.now();
+      const out = await this.runBatch(input, idx.length, grid.paddedHeight, grid.paddedWidth);
+      timings.inference += performance.now() - t;
+      t = performance.now();
+      idx.forEach((p, b) => dets.push(...this.decodeImage(out, b, p, builder.positionsMm[p], outW, outH, grid.width, grid.height, opts)));
+      timings.postprocess += performance.now() - t;
+    }
+    let t = performance.now();
+    const chains = linkDetections(dets, opts.link);
+    const { lesions, masks } = chainsToLesions(
+      chains,
+      { volume, grid, strideMm: m.input.sliceStrideMm ?? m.input.sliceIntervalMm, model: { name: m.name, version: m.version } },
+      opts.lesion,
+    );
+    timings.postprocess += performance.now() - t;
+    const findings: Findings = {
+      studyInstanceUID: volume.studyInstanceUID,
+      seriesInstanceUID: volume.seriesInstanceUID,
+      model: { name: m.name, version: m.version, executionProvider: this.executionProvider },
+      lesions,
+      timingsMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+    };
+    return m.output.mask ? { findings, masks } : { findings };
+  }
+
+  /** One inference call on a prepared batch [n, slices, h, w]; outputs keyed by graph name. */
+  async runBatch(input: Float32Array, n: number, h: number, w: number): Promise<Record<string, ort.Tensor>> {
+    const feeds = { [this.manifest.input.name]: new ort.Tensor('float32', input, [n, this.manifest.input.slices, h, w]) };
+    return (await this.session.run(feeds)) as Record<string, ort.Tensor>;
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+
+  private decodeImage(
+    out: Record<string, ort.Tensor>,
+    b: number,
+    position: number,
+    zMm: number,
+    outW: number,
+    outH: number,
+    imgW: number,
+    imgH: number,
+    opts: DetectOptions,
+  ): PositionedDetection[] {
+    const m = this.manifest;
+    const stride = m.output.stride;
+    const plane = outW * outH;
+    const proposals: HeadDetection[] = [];
+    for (const head of m.output.heads) {
+      const C = head.classes.length;
+      const hm = out[head.heatmap].data as Float32Array;
+      const size = out[head.size].data as Float32Array;
+      const off = out[head.offset].data as Float32Array;
+      const found = decodeHead(
+        {
+          heatmap: hm.subarray(b * C * plane, (b + 1) * C * plane),
+          size: size.subarray(b * 2 * plane, (b + 1) * 2 * plane),
+          offset: off.subarray(b * 2 * plane, (b + 1) * 2 * plane),
+          channels: C,
+          h: outH,
+          w: outW,
+        },
+        stride,
+        this.thresholdFor(head, opts),
+        opts.topK,
+      );
+      for (const d of found) {
+        const box = clipToImage(d.box, imgW, imgH);
+        if (!box) continue;
+        proposals.push({ head: head.name, type: head.classes[d.channel] as LesionType, box, score: d.score });
+      }
+    }
+    const maskData = m.output.mask ? (out[m.output.mask].data as Float32Array).subarray(b * plane, (b + 1) * plane) : undefined;
+    return fuseDetections(proposals, opts.fuseIoU).map((f) => ({
+      position,
+      zMm,
+      box: f.box,
+      score: f.score,
+      type: f.type,
+      heads: f.heads,
+      ...(maskData ? { mask: cropMask(maskData, outW, outH, f.box, stride) } : {}),
+    }));
+  }
+}
+
+/** Clips a box to the unpadded image; null when its centre lies in the padding (nothing real is there). */
+function clipToImage(b: Box2D, w: number, h: number): Box2D | null {
+  const cx = (b[0] + b[2]) / 2;
+  const cy = (b[1] + b[3]) / 2;
+  if (cx < -0.5 || cy < -0.5 || cx > w - 0.5 || cy > h - 0.5) return null;
+  return [Math.max(b[0], -0.5), Math.max(b[1], -0.5), Math.min(b[2], w - 0.5), Math.min(b[3], h - 0.5)];
+}
+
+/** The mask cells under the box plus a margin of two cells, copied out of the batch's output. */
+function cropMask(mask: Float32Array, w: number, h: number, b: Box2D, stride: number): MaskCrop {
+  const x0 = Math.max(0, Math.floor(b[0] / stride) - 2);
+  const y0 = Math.max(0, Math.floor(b[1] / stride) - 2);
+  const x1 = Math.min(w - 1, Math.ceil(b[2] / stride) + 2);
+  const y1 = Math.min(h - 1, Math.ceil(b[3] / stride) + 2);
+  const width = x1 - x0 + 1;
+  const height = y1 - y0 + 1;
+  const data = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) data.set(mask.subarray((y0 + y) * w + x0, (y0 + y) * w + x0 + width), y * width);
+  return { x0, y0, width, height, data, stride };
+}

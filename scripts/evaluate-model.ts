@@ -33,7 +33,7 @@ interface Args {
   generateOnly: boolean;
   writeManifest: boolean;
   /** Postprocessing knobs (defaults: the detector's), for tuning on another seed. */
-  chainScore?: 'max' | 'meanTop2';
+  chainScore?: 'max' | 'meanTop2' | 'meanTop3';
   minSingleScore?: number;
 }
 
@@ -56,7 +56,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--generate-only') a.generateOnly = true;
     else if (k === '--chain-score') {
       const c = v();
-      if (c !== 'max' && c !== 'meanTop2') throw new Error('--chain-score is max or meanTop2');
+      if (c !== 'max' && c !== 'meanTop2' && c !== 'meanTop3') throw new Error('--chain-score is max, meanTop2 or meanTop3');
       a.chainScore = c;
     } else if (k === '--min-single-score') a.minSingleScore = Number(v());
     else if (k === '--write-manifest') a.writeManifest = true;

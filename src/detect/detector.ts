@@ -8,9 +8,9 @@ import type { Volume } from '../dicom/volume';
 import { log } from '../log';
 import type { Box2D } from './box2d';
 import { decodeHead } from './decode';
-import type { Findings, LesionType } from './findings';
+import type { Findings, Lesion, LesionType } from './findings';
 import { fuseDetections, type HeadDetection } from './fuse';
-import { chainsToLesions, DEFAULT_LESION_OPTIONS, type LesionMask, type LesionOptions, type MaskCrop, type PositionedDetection } from './lesions';
+import { chainsToLesions, DEFAULT_LESION_OPTIONS, type AssembleContext, type LesionMask, type LesionOptions, type MaskCrop, type PositionedDetection } from './lesions';
 import { DEFAULT_LINK, linkDetections, type LinkOptions } from './link3d';
 import { readManifest } from './load-manifest';
 import type { ModelManifest } from './manifest';
@@ -73,6 +73,29 @@ export class Detector {
   async detect(volume: Volume, overrides: Partial<DetectOptions> = {}): Promise<DetectionResult> {
     const opts: DetectOptions = { ...this.options, ...overrides };
     const m = this.manifest;
+    const { detections, grid, timings } = await this.detectPositions(volume, opts);
+    const t = performance.now();
+    const { lesions, masks } = this.assemble(detections, volume, grid, opts);
+    timings.postprocess += performance.now() - t;
+    const findings: Findings = {
+      studyInstanceUID: volume.studyInstanceUID,
+      seriesInstanceUID: volume.seriesInstanceUID,
+      model: { name: m.name, version: m.version, executionProvider: this.executionProvider },
+      lesions,
+      timingsMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+    };
+    return m.output.mask ? { findings, masks } : { findings };
+  }
+
+  /**
+   * The per-position half of detect(): the network over every analysed position, decoded and fused per slice. Kept
+   * separate so that the 3D postprocessing (assemble) can be replayed on the same detections, e.g. to tune it.
+   */
+  async detectPositions(
+    volume: Volume,
+    opts: DetectOptions = this.options,
+  ): Promise<{ detections: PositionedDetection[]; grid: StackBuilder['grid']; timings: { preprocess: number; inference: number; postprocess: number } }> {
+    const m = this.manifest;
     const timings = { preprocess: 0, inference: 0, postprocess: 0 };
     const builder = new StackBuilder(volume, m);
     const { grid } = builder;
@@ -93,22 +116,17 @@ export class Detector {
       idx.forEach((p, b) => dets.push(...this.decodeImage(out, b, p, builder.positionsMm[p], outW, outH, grid.width, grid.height, opts)));
       timings.postprocess += performance.now() - t;
     }
-    let t = performance.now();
-    const chains = linkDetections(dets, opts.link);
-    const { lesions, masks } = chainsToLesions(
-      chains,
-      { volume, grid, strideMm: m.input.sliceStrideMm ?? m.input.sliceIntervalMm, model: { name: m.name, version: m.version } },
-      opts.lesion,
-    );
-    timings.postprocess += performance.now() - t;
-    const findings: Findings = {
-      studyInstanceUID: volume.studyInstanceUID,
-      seriesInstanceUID: volume.seriesInstanceUID,
-      model: { name: m.name, version: m.version, executionProvider: this.executionProvider },
-      lesions,
-      timingsMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
-    };
-    return m.output.mask ? { findings, masks } : { findings };
+    return { detections: dets, grid, timings };
+  }
+
+  /** The 3D half of detect(): per-position detections linked into chains, scored and assembled into lesions. */
+  assemble(
+    detections: readonly PositionedDetection[],
+    volume: AssembleContext['volume'],
+    grid: StackBuilder['grid'],
+    opts: Pick<DetectOptions, 'link' | 'lesion'> = this.options,
+  ): { lesions: Lesion[]; masks: Map<number, LesionMask> } {
+    return assembleLesions(detections, volume, grid, this.manifest, opts);
   }
 
   /** One inference call on a prepared batch [n, slices, h, w]; outputs keyed by graph name. */
@@ -171,6 +189,22 @@ export class Detector {
       ...(maskData ? { mask: cropMask(maskData, outW, outH, f.box, stride) } : {}),
     }));
   }
+}
+
+/** Links per-position detections into chains and turns them into lesions (a free function: replayable without a session). */
+export function assembleLesions(
+  detections: readonly PositionedDetection[],
+  volume: AssembleContext['volume'],
+  grid: StackBuilder['grid'],
+  m: ModelManifest,
+  opts: Pick<DetectOptions, 'link' | 'lesion'>,
+): { lesions: Lesion[]; masks: Map<number, LesionMask> } {
+  const chains = linkDetections(detections, opts.link);
+  return chainsToLesions(
+    chains,
+    { volume, grid, strideMm: m.input.sliceStrideMm ?? m.input.sliceIntervalMm, model: { name: m.name, version: m.version } },
+    opts.lesion,
+  );
 }
 
 /** Clips a box to the unpadded image; null when its centre lies in the padding (nothing real is there). */

@@ -1,5 +1,5 @@
 import type { Volume } from '../../../src/dicom/volume';
-import { boxToLPS, chainsToLesions, trackingUid, type AssembleContext, type PositionedDetection } from '../../../src/detect/lesions';
+import { boxToLPS, chainsToLesions, DEFAULT_LESION_OPTIONS, trackingUid, type AssembleContext, type PositionedDetection } from '../../../src/detect/lesions';
 import type { Chain } from '../../../src/detect/link3d';
 import { InPlaneGrid } from '../../../src/detect/preprocess';
 
@@ -40,7 +40,7 @@ describe('chainsToLesions', () => {
     const l = lesions[0];
     // x: input 9..21 -> original 18..42 -> LPS -32..-8; z: 10-1..14+1 mm -> slices 4.5..7.5 -> LPS 9..15
     expect(l.bboxLPS).toEqual([-32, -32, 9, -8, -6, 15]);
-    expect(l.score).toBeCloseTo(0.9);
+    expect(l.score).toBeCloseTo((0.6 + 0.9 + 0.5) / 3); // default score: mean of the best three
     expect(l.id).toBe(1);
     expect(l.type).toBe('liver_lesion');
     expect(l.heads).toEqual({ universal: 0.9 });
@@ -68,7 +68,7 @@ describe('chainsToLesions', () => {
   it('orders by score, numbers from 1, suppresses weak single-slice chains', () => {
     const weak: Chain<PositionedDetection> = { detections: [d(30, [30, 30, 35, 35], 0.35)] };
     const strong: Chain<PositionedDetection> = { detections: [d(20, [40, 40, 45, 45], 0.95)] };
-    const { lesions } = chainsToLesions([chain, weak, strong], ctx(), { minSingleScore: 0.4, maskThreshold: 0.5, chainScore: 'max' });
+    const { lesions } = chainsToLesions([chain, weak, strong], ctx(), { ...DEFAULT_LESION_OPTIONS, minSingleScore: 0.4, chainScore: 'max' });
     expect(lesions.map((l) => [l.id, l.score])).toEqual([[1, 0.95], [2, 0.9]]);
     expect(new Set(lesions.map((l) => l.trackingUid)).size).toBe(2);
   });

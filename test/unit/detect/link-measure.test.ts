@@ -1,5 +1,5 @@
 import type { Box2D } from '../../../src/detect/box2d';
-import { linkDetections, type SliceDetection } from '../../../src/detect/link3d';
+import { DEFAULT_LINK, linkDetections, type SliceDetection } from '../../../src/detect/link3d';
 import { axesFromBox, axesFromMask, largestComponent, type BinaryImage } from '../../../src/detect/measure';
 
 const det = (position: number, box: Box2D, score = 0.8, type: SliceDetection['type'] = 'liver_lesion'): SliceDetection => ({ position, box, score, type, heads: { universal: score } });
@@ -16,11 +16,17 @@ describe('linkDetections', () => {
     expect(chains.map((c) => c.detections.map((d) => d.position))).toEqual([[0, 1, 2], [1, 2]]);
   });
 
-  it('bridges one missing position but not two', () => {
-    const one = linkDetections([det(0, [0, 0, 10, 10]), det(2, [0, 0, 10, 10])]);
+  it('with maxGap 1 bridges one missing position but not two', () => {
+    const gap1 = { ...DEFAULT_LINK, maxGap: 1 };
+    const one = linkDetections([det(0, [0, 0, 10, 10]), det(2, [0, 0, 10, 10])], gap1);
     expect(one).toHaveLength(1);
-    const two = linkDetections([det(0, [0, 0, 10, 10]), det(3, [0, 0, 10, 10])]);
+    const two = linkDetections([det(0, [0, 0, 10, 10]), det(3, [0, 0, 10, 10])], gap1);
     expect(two).toHaveLength(2);
+  });
+
+  it('by default (maxGap 0) links consecutive positions only', () => {
+    expect(linkDetections([det(0, [0, 0, 10, 10]), det(1, [0, 0, 10, 10])])).toHaveLength(1);
+    expect(linkDetections([det(0, [0, 0, 10, 10]), det(2, [0, 0, 10, 10])])).toHaveLength(2);
   });
 
   it('links a type flip only when the boxes overlap strongly', () => {

@@ -1,0 +1,100 @@
+/**
+ * Tuning the 3D postprocessing (linking, lesion scoring, 3D suppression) without rerunning the network.
+ *
+ *   node -r tsx/cjs scripts/tune-postprocess.ts --dump DIR --cache CACHE --seed 7001 --studies 30 [--model M] [--threshold 0.05]
+ *   node -r tsx/cjs scripts/tune-postprocess.ts --replay DIR [--model M] --options '{"lesion":{...},"link":{...}}' [--options ...]
+ *
+ * --dump runs the network once per study of an evaluate-model.ts cache (fill it with `evaluate-model.ts --cache CACHE
+ * --generate-only`) and stores the fused per-position detections (without mask crops: the 3D boxes that the FROC
+ * scores do not depend on the masks), the volume geometry and the truth. --replay assembles lesions from them with
+ * each --options (merged over the detector's defaults) and prints the design.md §3 FROC of each.
+ * Tune only on a seed that is neither trained nor tested on (e.g. 7001), never on the test seed 9001.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { assembleLesions, loadDetector } from '../src/detect/detector';
+import type { Findings, TruthStudy } from '../src/detect/findings';
+import { DEFAULT_LESION_OPTIONS, type PositionedDetection } from '../src/detect/lesions';
+import { DEFAULT_LINK } from '../src/detect/link3d';
+import { readManifest } from '../src/detect/load-manifest';
+import { InPlaneGrid } from '../src/detect/preprocess';
+import type { Volume } from '../src/dicom/volume';
+import { evaluate } from '../src/eval/froc';
+
+type Geometry = Omit<Volume, 'data'>;
+interface Dump {
+  seed: number;
+  truth: TruthStudy;
+  volume: Geometry;
+  detections: PositionedDetection[];
+}
+
+function argValues(argv: string[], key: string): string[] {
+  const out: string[] = [];
+  argv.forEach((a, i) => {
+    if (a === key) {
+      if (argv[i + 1] === undefined) throw new Error(`${key} needs a value`);
+      out.push(argv[i + 1]);
+    }
+  });
+  return out;
+}
+
+async function dump(argv: string[]): Promise<void> {
+  const dir = argValues(argv, '--dump')[0];
+  const cache = argValues(argv, '--cache')[0];
+  const seed = Number(argValues(argv, '--seed')[0]);
+  const studies = Number(argValues(argv, '--studies')[0] ?? 30);
+  if (!cache || !Number.isInteger(seed)) throw new Error('--dump needs --cache DIR and --seed N');
+  const model = argValues(argv, '--model')[0] ?? 'models/lens-ulb';
+  const threshold = Number(argValues(argv, '--threshold')[0] ?? 0.05);
+  const detector = await loadDetector(model, { executionProviders: ['cpu'], threads: 0, batchSize: 4, scoreThreshold: threshold });
+  fs.mkdirSync(dir, { recursive: true });
+  for (let s = 0; s < studies; s++) {
+    const sd = path.join(cache, String(seed * 1000 + s));
+    const meta = JSON.parse(fs.readFileSync(path.join(sd, 'study.json'), 'utf8')) as { seed: number; truth: TruthStudy; volume: Geometry };
+    const buf = fs.readFileSync(path.join(sd, 'volume.i16'));
+    const volume: Volume = { ...meta.volume, data: new Int16Array(buf.buffer, buf.byteOffset, buf.byteLength / 2) };
+    const { detections } = await detector.detectPositions(volume);
+    const d: Dump = { seed: meta.seed, truth: meta.truth, volume: meta.volume, detections: detections.map(({ mask: _mask, ...rest }) => rest) };
+    fs.writeFileSync(path.join(dir, `${meta.seed}.json`), JSON.stringify(d));
+    process.stderr.write(`dumped ${s + 1}/${studies} seed ${meta.seed}: ${detections.length} detections\n`);
+  }
+  await detector.dispose();
+}
+
+function replay(argv: string[]): void {
+  const dir = argValues(argv, '--replay')[0];
+  const { manifest } = readManifest(argValues(argv, '--model')[0] ?? 'models/lens-ulb');
+  const dumps = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Dump);
+  const variants = argValues(argv, '--options');
+  for (const v of variants.length ? variants : ['{}']) {
+    const o = JSON.parse(v) as { lesion?: object; link?: object };
+    const opts = { lesion: { ...DEFAULT_LESION_OPTIONS, ...o.lesion }, link: { ...DEFAULT_LINK, ...o.link } };
+    const findings: Findings[] = dumps.map((d) => ({
+      studyInstanceUID: d.truth.studyInstanceUID,
+      seriesInstanceUID: d.volume.seriesInstanceUID,
+      model: { name: manifest.name, version: manifest.version, executionProvider: 'cpu' },
+      lesions: assembleLesions(d.detections, d.volume, InPlaneGrid.forVolume(d.volume, manifest), manifest, opts).lesions,
+      timingsMs: {},
+    }));
+    const r = evaluate(
+      dumps.map((d) => d.truth),
+      findings,
+    );
+    const per = Object.entries(r.perType.types)
+      .map(([k, t]) => `${k.split('_')[0]} ${t.sensitivity.toFixed(2)}`)
+      .join(' ');
+    console.log(`avg ${r.averageSensitivity.toFixed(3)} | ${r.sensitivityAtFp.map((s) => s.sensitivity.toFixed(2)).join(' ')} | ${per} | ${v}`);
+  }
+}
+
+const argv = process.argv.slice(2);
+(argv.includes('--dump') ? dump(argv) : Promise.resolve(replay(argv))).catch((e) => {
+  process.stderr.write(`tune-postprocess: ${(e as Error).message}\n`);
+  process.exit(1);
+});

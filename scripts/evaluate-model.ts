@@ -35,6 +35,8 @@ interface Args {
   /** Postprocessing knobs (defaults: the detector's), for tuning on another seed. */
   chainScore?: 'max' | 'meanTop2' | 'meanTop3';
   minSingleScore?: number;
+  /** FPs per volume at which to set the manifest's reported operating point (validation seeds only). */
+  operatingPointFp?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -60,10 +62,13 @@ function parseArgs(argv: string[]): Args {
       a.chainScore = c;
     } else if (k === '--min-single-score') a.minSingleScore = Number(v());
     else if (k === '--write-manifest') a.writeManifest = true;
+    else if (k === '--set-operating-point') a.operatingPointFp = Number(v());
     else throw new Error(`unknown argument ${k}`);
   }
   if (!(a.threshold > 0 && a.threshold < 1)) throw new Error('--threshold must be in (0, 1)');
   if (a.generateOnly && !a.cache) throw new Error('--generate-only needs --cache DIR');
+  // The operating point is a choice, so it is made on a validation seed, never on the test seed it is reported on.
+  if (a.operatingPointFp !== undefined && a.seed === 9001) throw new Error('--set-operating-point is chosen on a validation seed (e.g. 7001), not the test seed 9001');
   return a;
 }
 
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const detector = await loadDetector(args.model, { executionProviders: ['cpu'], threads: args.threads, batchSize: 4, scoreThreshold: args.threshold });
+  const detector = await loadDetector(args.model, { executionProviders: ['cpu'], threads: args.threads, batchSize: 4 }, { candidateThreshold: args.threshold, scoreThreshold: 0 });
   const truths: TruthStudy[] = [];
   const findings: Findings[] = [];
   let slices = 0;
@@ -143,6 +148,7 @@ async function main(): Promise<void> {
   const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, platform: `${os.platform()} ${os.release()}` };
   console.log(`detector: ${slices} slices in ${(detectMs / 1000).toFixed(1)} s (${((slices * 1000) / detectMs).toFixed(1)} slices/s) on ${machine.cpu} (${machine.cores} cores); total ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (args.writeManifest) writeEvaluation(args, result, machine);
+  if (args.operatingPointFp !== undefined) writeOperatingPoint(args, result);
 }
 
 /** Where the misses and false positives are, at the 4 FPs/volume operating point. */
@@ -182,6 +188,29 @@ function writeEvaluation(args: Args, r: EvalResult, machine: Record<string, unkn
   };
   fs.writeFileSync(file, JSON.stringify(raw, null, 2) + '\n');
   console.log(`wrote evaluation into ${file}`);
+}
+
+/**
+ * Sets the manifest's reported operating point (output.lesionScoreThreshold) to the lesion score at which this
+ * validation run reaches the requested FPs per volume, and the heads' candidate threshold to the decode threshold
+ * the curve was measured with, so that users get the evaluated pipeline.
+ */
+function writeOperatingPoint(args: Args, r: EvalResult): void {
+  const at = r.sensitivityAtFp.find((s) => s.fpPerVolume === args.operatingPointFp);
+  if (!at || at.threshold === null || at.threshold === undefined) throw new Error(`no operating point at ${args.operatingPointFp} FPs/volume (use one of 0.125..8)`);
+  const file = path.resolve(args.model, 'model.json');
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  raw.output.lesionScoreThreshold = round(at.threshold);
+  for (const h of raw.output.heads) h.scoreThreshold = args.threshold;
+  raw.operatingPoint = {
+    fpPerVolume: args.operatingPointFp,
+    lesionScoreThreshold: round(at.threshold),
+    validationSensitivity: round(at.sensitivity),
+    validationSet: { seed: args.seed, studies: r.volumes, lesions: r.lesions },
+    command: `node -r tsx/cjs scripts/evaluate-model.ts --studies ${args.studies} --seed ${args.seed} --threshold ${args.threshold} --set-operating-point ${args.operatingPointFp}`,
+  };
+  fs.writeFileSync(file, JSON.stringify(raw, null, 2) + '\n');
+  console.log(`set output.lesionScoreThreshold = ${round(at.threshold)} (${args.operatingPointFp} FPs/volume on seed ${args.seed}) in ${file}`);
 }
 
 function round(v: number): number {

@@ -48,7 +48,7 @@ async function dump(argv: string[]): Promise<void> {
   if (!cache || !Number.isInteger(seed)) throw new Error('--dump needs --cache DIR and --seed N');
   const model = argValues(argv, '--model')[0] ?? 'models/lens-ulb';
   const threshold = Number(argValues(argv, '--threshold')[0] ?? 0.05);
-  const detector = await loadDetector(model, { executionProviders: ['cpu'], threads: 0, batchSize: 4, scoreThreshold: threshold });
+  const detector = await loadDetector(model, { executionProviders: ['cpu'], threads: 0, batchSize: 4 }, { candidateThreshold: threshold, scoreThreshold: 0 });
   fs.mkdirSync(dir, { recursive: true });
   for (let s = 0; s < studies; s++) {
     const sd = path.join(cache, String(seed * 1000 + s));

@@ -24,7 +24,7 @@ export function register(program: Command): void {
     .argument('<dicom-dir>', 'folder with the study\'s DICOM files (searched recursively)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--model <dir>', 'model folder with model.json (default: config model.dir)')
-    .option('--threshold <x>', 'score threshold for every head (default: the manifest\'s)')
+    .option('--threshold <x>', 'report lesions scoring at least x (default: the manifest\'s lesionScoreThreshold)')
     .option('--threads <n>', 'onnxruntime intra-op threads (0 = one per core)')
     .option('--batch-size <n>', 'positions per inference call')
     .option('--no-report', 'write findings.json only, no DICOM SR/SEG')

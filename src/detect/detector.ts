@@ -18,7 +18,9 @@ import { StackBuilder } from './preprocess';
 import { assertGraphMatches, createSession, type ProviderName } from './session';
 
 export interface DetectOptions {
-  /** Overrides every head's manifest threshold. */
+  /** Overrides every head's 2D candidate threshold (the evaluation lowers it to sweep the whole FROC curve). */
+  candidateThreshold?: number;
+  /** Overrides the manifest's lesionScoreThreshold: lesions scoring below it are not reported. */
   scoreThreshold?: number;
   /** Peaks kept per head and image. */
   topK: number;
@@ -37,7 +39,7 @@ export interface DetectionResult {
 
 export type ModelConfig = LensConfig['model'];
 
-export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> = {}): Promise<Detector> {
+export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> = {}, options: Partial<DetectOptions> = {}): Promise<Detector> {
   const { manifest, onnxPath } = readManifest(modelDir);
   const opened = await createSession(onnxPath, { executionProviders: cfg.executionProviders ?? ['cpu'], threads: cfg.threads ?? 0 });
   try {
@@ -50,6 +52,7 @@ export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> =
   return new Detector(manifest, opened.session, opened.provider, {
     batchSize: cfg.batchSize ?? 4,
     ...(cfg.scoreThreshold !== undefined ? { scoreThreshold: cfg.scoreThreshold } : {}),
+    ...options,
   });
 }
 
@@ -67,7 +70,12 @@ export class Detector {
 
   /** The threshold decoding uses for a head: the override or the manifest's. */
   thresholdFor(head: ModelManifest['output']['heads'][number], opts = this.options): number {
-    return opts.scoreThreshold ?? head.scoreThreshold;
+    return opts.candidateThreshold ?? head.scoreThreshold;
+  }
+
+  /** The reported operating point: the override or the manifest's (0: every lesion). */
+  lesionThreshold(opts = this.options): number {
+    return opts.scoreThreshold ?? this.manifest.output.lesionScoreThreshold ?? 0;
   }
 
   async detect(volume: Volume, overrides: Partial<DetectOptions> = {}): Promise<DetectionResult> {
@@ -75,7 +83,11 @@ export class Detector {
     const m = this.manifest;
     const { detections, grid, timings } = await this.detectPositions(volume, opts);
     const t = performance.now();
-    const { lesions, masks } = this.assemble(detections, volume, grid, opts);
+    const assembled = this.assemble(detections, volume, grid, opts);
+    // Lesions are numbered in descending score order, so the cut keeps ids 1..n contiguous.
+    const cut = this.lesionThreshold(opts);
+    const lesions = assembled.lesions.filter((l) => l.score >= cut);
+    const masks = new Map([...assembled.masks].filter(([id]) => lesions.some((l) => l.id === id)));
     timings.postprocess += performance.now() - t;
     const findings: Findings = {
       studyInstanceUID: volume.studyInstanceUID,

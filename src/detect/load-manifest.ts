@@ -46,6 +46,7 @@ export const manifestSchema = z
       stride: z.number().int().positive(),
       heads: z.array(headSchema).min(1),
       mask: z.string().min(1).optional(),
+      lesionScoreThreshold: z.number().min(0).max(1).optional(),
     }),
     lesionTypes: z.array(lesionType).min(1),
     training: z.record(z.unknown()).optional(),

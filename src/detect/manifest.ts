@@ -41,6 +41,11 @@ export interface CenterNetOutput {
   heads: CenterNetHead[];
   /** Optional per-pixel lesion probability map (graph output name), same stride, 1 channel. */
   mask?: string;
+  /**
+   * The reported operating point: lesions whose final (3D) score is below it are not reported. Chosen on a
+   * validation seed; config `model.scoreThreshold` and `lens detect --threshold` override it.
+   */
+  lesionScoreThreshold?: number;
 }
 
 export interface CenterNetHead {
@@ -52,6 +57,6 @@ export interface CenterNetHead {
   offset: string;
   /** Lesion type of each heatmap channel. */
   classes: LesionType[];
-  /** Default score threshold for reporting a finding from this head. */
+  /** Candidate threshold for 2D heatmap peaks of this head; lesions are then scored and cut in 3D. */
   scoreThreshold: number;
 }

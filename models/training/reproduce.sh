@@ -35,5 +35,17 @@ cp "$R/stage1/best.pt" "$R/stage1.pt"
 # Stage 2: 253 studies, flips + HU jitter, selected by the 3D average sensitivity on the validation volumes.
 nice -n 10 "$PY" models/training/train.py --train "$D/train-1,$D/train-3,$D/train-4,$D/train-6" --val "$D/val-2" \
   --seed 1 --init "$R/stage1.pt" --augment --val-3d --iters "$STAGE2_ITERS" --lr 1e-3 --batch 16 --crop 128 \
-  --val-every 1000 --max-minutes "$STAGE2_MINUTES" --threads 1 --version 0.1.0 --out models/lens-ulb \
+  --val-every 1000 --max-minutes "$STAGE2_MINUTES" --threads 1 --version 0.1.0 --out "$R/stage2-export" --runs "$R/stage2" \
   --data-note "lens synth --format raw: stage 1 seed 1 (16 studies, --size 384) + seed 3 (37 studies, --size 256); stage 2 adds seeds 4 and 6 (100 studies each, --size 256); validation seed 2 (8 studies, --size 384)"
+cp "$R/stage2/best.pt" "$R/stage2.pt"   # the best checkpoint; for the shipped run its last iteration (4000)
+
+# Stage 3 (lens-ulb 0.2.0): the same data, continued from stage 2's last iteration for 9000 more iterations.
+nice -n 10 "$PY" models/training/train.py --train "$D/train-1,$D/train-3,$D/train-4,$D/train-6" --val "$D/val-2" \
+  --seed 1 --init "$R/stage2.pt" --augment --val-3d --iters 9000 --lr 1e-3 --batch 16 --crop 128 \
+  --val-every 1500 --max-minutes 40 --threads 1 --version 0.2.0 --out models/lens-ulb --runs "$R/stage3" \
+  --data-note "stage 3: stage 2 data, continued from stage 2 final"
+
+# The reported operating point (1 FP per volume) is chosen on validation seed 7001, then the model is evaluated
+# once on the held-out seed 9001 and the result written into the manifest.
+node -r tsx/cjs scripts/evaluate-model.ts --studies 30 --seed 7001 --threshold 0.05 --set-operating-point 1
+node -r tsx/cjs scripts/evaluate-model.ts --studies 50 --seed 9001 --threshold 0.05 --write-manifest

@@ -4,6 +4,7 @@
  * after the event's job is enqueued; a crash in between replays at most that event, which the store's
  * per-study idempotency absorbs.
  */
+import { PeriodicPoll } from './periodic';
 import { log } from '../log';
 import type { JobStore } from '../jobs/types';
 import { orthancGet, OrthancRestError, type OrthancRestConfig } from './orthanc-rest';
@@ -36,31 +37,18 @@ export interface ChangeFeedOptions {
 }
 
 export class ChangeFeedListener {
-  private timer?: NodeJS.Timeout;
-  private polling?: Promise<void>;
-  private stopped = true;
+  private readonly loop: PeriodicPoll;
 
-  constructor(private readonly o: ChangeFeedOptions) {}
-
-  start(): void {
-    this.stopped = false;
-    const tick = () => {
-      this.polling = this.pollOnce()
-        .then(
-          () => undefined,
-          (e) => void log.warn('change feed poll failed', { error: (e as Error).message }),
-        )
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs);
-        });
-    };
-    tick();
+  constructor(private readonly o: ChangeFeedOptions) {
+    this.loop = new PeriodicPoll('change feed poll', o.intervalMs, () => this.pollOnce());
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.polling;
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /** Reads every change since the cursor; returns how many StableStudy events were enqueued. */

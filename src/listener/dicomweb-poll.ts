@@ -4,6 +4,7 @@
  * study the store knows is never enqueued again by polling: our own SR/SEG change its instance count, and a
  * re-analysis is asked for through the API.
  */
+import { PeriodicPoll } from './periodic';
 import { log } from '../log';
 import type { JobStore } from '../jobs/types';
 import { isStable, pollWindow } from './poll-window';
@@ -26,32 +27,19 @@ export interface DicomwebPollOptions {
 }
 
 export class DicomwebPoller {
-  private timer?: NodeJS.Timeout;
-  private polling?: Promise<void>;
-  private stopped = true;
   private counts = new Map<string, number>();
+  private readonly loop: PeriodicPoll;
 
-  constructor(private readonly o: DicomwebPollOptions) {}
-
-  start(): void {
-    this.stopped = false;
-    const tick = () => {
-      this.polling = this.pollOnce()
-        .then(
-          () => undefined,
-          (e) => void log.warn('DICOMweb poll failed', { error: (e as Error).message }),
-        )
-        .finally(() => {
-          if (!this.stopped) this.timer = setTimeout(tick, this.o.intervalMs);
-        });
-    };
-    tick();
+  constructor(private readonly o: DicomwebPollOptions) {
+    this.loop = new PeriodicPoll('DICOMweb poll', o.intervalMs, () => this.pollOnce());
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.polling;
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async pollOnce(now = new Date()): Promise<number> {

@@ -44,9 +44,10 @@ function copyOut(buf: Uint8Array): Uint8Array {
   return new Uint8Array(buf); // the WASM view dies with decoder.delete()
 }
 
-export function decodeJpegLs(encoded: Uint8Array): DecodedImage {
-  const charls = loadSync('@cornerstonejs/codec-charls');
-  const decoder = new charls.JpegLSDecoder();
+/** The three codecs share one decoder interface; only the module, the class and signedness differ. */
+function decodeWith(moduleName: string, decoderClass: string, encoded: Uint8Array, signedFromFrameInfo: boolean): DecodedImage {
+  const codec = loadSync(moduleName);
+  const decoder = new codec[decoderClass]();
   try {
     decoder.getEncodedBuffer(encoded.length).set(encoded);
     decoder.decode();
@@ -57,49 +58,21 @@ export function decodeJpegLs(encoded: Uint8Array): DecodedImage {
       height: fi.height,
       bitsPerSample: fi.bitsPerSample,
       componentCount: fi.componentCount,
-      isSigned: false,
+      isSigned: signedFromFrameInfo && !!fi.isSigned,
     };
   } finally {
     decoder.delete();
   }
+}
+
+export function decodeJpegLs(encoded: Uint8Array): DecodedImage {
+  return decodeWith('@cornerstonejs/codec-charls', 'JpegLSDecoder', encoded, false);
 }
 
 export function decodeJpeg2000(encoded: Uint8Array): DecodedImage {
-  const openjpeg = loadSync('@cornerstonejs/codec-openjpeg');
-  const decoder = new openjpeg.J2KDecoder();
-  try {
-    decoder.getEncodedBuffer(encoded.length).set(encoded);
-    decoder.decode();
-    const fi = decoder.getFrameInfo();
-    return {
-      pixels: copyOut(decoder.getDecodedBuffer()),
-      width: fi.width,
-      height: fi.height,
-      bitsPerSample: fi.bitsPerSample,
-      componentCount: fi.componentCount,
-      isSigned: !!fi.isSigned,
-    };
-  } finally {
-    decoder.delete();
-  }
+  return decodeWith('@cornerstonejs/codec-openjpeg', 'J2KDecoder', encoded, true);
 }
 
 export function decodeJpegBaseline(encoded: Uint8Array): DecodedImage {
-  const turbo = loadSync('@cornerstonejs/codec-libjpeg-turbo-8bit');
-  const decoder = new turbo.JPEGDecoder();
-  try {
-    decoder.getEncodedBuffer(encoded.length).set(encoded);
-    decoder.decode();
-    const fi = decoder.getFrameInfo();
-    return {
-      pixels: copyOut(decoder.getDecodedBuffer()),
-      width: fi.width,
-      height: fi.height,
-      bitsPerSample: fi.bitsPerSample,
-      componentCount: fi.componentCount,
-      isSigned: false,
-    };
-  } finally {
-    decoder.delete();
-  }
+  return decodeWith('@cornerstonejs/codec-libjpeg-turbo-8bit', 'JPEGDecoder', encoded, false);
 }

@@ -1,0 +1,75 @@
+/**
+ * The service's HTTP surface in process, over a real SQLite job store, on a free loopback port: the webhook's
+ * shared secret, the optional API token for the API and the dashboard, re-running a study, health and metrics.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { SqliteJobStore } from '../../../src/jobs/sqlite-store';
+import { createApp } from '../../../src/server/app';
+import { ServiceMetrics } from '../../../src/server/metrics';
+
+const STUDY = '1.2.826.0.1.3680043.8.498.1';
+let server: Server;
+let base: string;
+const auth = { Authorization: 'Bearer api-token-1' };
+
+beforeAll(async () => {
+  const store = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
+  const app = createApp({
+    store,
+    metrics: new ServiceMetrics(store),
+    apiToken: 'api-token-1',
+    webhook: { enabled: true, secret: 'hook-secret' },
+    enqueue: (req) => store.enqueue(req),
+    readiness: async () => ({ database: { ok: true } }),
+    keySlicePng: async () => Buffer.alloc(0),
+  });
+  server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+});
+
+const post = (p: string, body: unknown, headers: Record<string, string> = {}) =>
+  fetch(base + p, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+
+test('the webhook requires the shared secret and enqueues the study', async () => {
+  expect((await post('/webhook/orthanc', { studyInstanceUID: STUDY })).status).toBe(401);
+  expect((await post('/webhook/orthanc', { studyInstanceUID: STUDY }, { 'X-Lens-Secret': 'wrong' })).status).toBe(401);
+  const ok = await post('/webhook/orthanc', { studyInstanceUID: STUDY }, { 'X-Lens-Secret': 'hook-secret' });
+  expect(ok.status).toBe(202);
+  expect(await ok.json()).toMatchObject({ created: true });
+  expect((await post('/webhook/orthanc', { studyInstanceUID: 'not a uid' }, { 'X-Lens-Secret': 'hook-secret' })).status).toBe(400);
+});
+
+test('with server.apiToken the API and the dashboard need the token; /healthz does not', async () => {
+  expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  for (const p of ['/api/jobs', '/dashboard', '/metrics']) {
+    expect((await fetch(base + p)).status).toBe(401);
+    expect((await fetch(base + p, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(base + p, { headers: auth })).status).toBe(200);
+  }
+});
+
+test('jobs are listed with filters, shown with their journey, and a study can be re-run', async () => {
+  type JobList = { jobs: { studyInstanceUID: string; state: string }[]; counts: Record<string, number> };
+  const queued = (await (await fetch(`${base}/api/jobs?state=queued`, { headers: auth })).json()) as JobList;
+  expect(queued.jobs).toEqual([expect.objectContaining({ studyInstanceUID: STUDY, state: 'queued' })]);
+  expect(queued.counts.queued).toBe(1);
+  const dead = (await (await fetch(`${base}/api/jobs?state=dead`, { headers: auth })).json()) as JobList;
+  expect(dead.jobs).toHaveLength(0);
+
+  expect((await post(`/api/studies/${STUDY}/rerun`, {})).status).toBe(401);
+  expect((await post('/api/studies/not-a-uid/rerun', {}, auth)).status).toBe(400);
+  const rerun = await post(`/api/studies/${STUDY}/rerun`, {}, auth);
+  expect(rerun.status).toBe(202);
+  const { jobId } = (await rerun.json()) as { jobId: number };
+  const detail = (await (await fetch(`${base}/api/jobs/${jobId}`, { headers: auth })).json()) as { job: { studyInstanceUID: string }; journey: { event: string }[] };
+  expect(detail.job.studyInstanceUID).toBe(STUDY);
+  expect(detail.journey.map((e) => e.event)).toContain('received');
+  const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+  expect(metrics).toMatch(/lens_/);
+});

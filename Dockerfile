@@ -1,17 +1,21 @@
 # lens-pacs service image: `lens serve` (listeners, workers, web server).
-#   docker build -t lens-pacs .                         CPU (onnxruntime-node's bundled CPU provider)
+#   docker build -t lens-pacs --target cpu .            CPU (onnxruntime-node's bundled CPU provider)
 #   docker build -t lens-pacs:gpu --target gpu .        CUDA 12 (needs the NVIDIA container toolkit on the host)
+# The application files both targets run (sources run through tsx: no build step).
+FROM scratch AS app-files
+COPY bin /app/bin
+COPY src /app/src
+COPY models /app/models
+COPY plugin /app/plugin
+COPY orthanc /app/orthanc
+COPY tsconfig.json /app/
+
 FROM node:20-bookworm AS cpu
 WORKDIR /app
 ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc* ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY bin ./bin
-COPY src ./src
-COPY models ./models
-COPY plugin ./plugin
-COPY orthanc ./orthanc
-COPY tsconfig.json ./
+COPY --from=app-files /app ./
 RUN useradd --system --home /app lens && mkdir -p /data && chown lens /data
 USER lens
 ENV LENS__WORKDIR=/data LENS__SERVER__HOST=0.0.0.0
@@ -29,12 +33,7 @@ WORKDIR /app
 ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=cuda12
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
-COPY bin ./bin
-COPY src ./src
-COPY models ./models
-COPY plugin ./plugin
-COPY orthanc ./orthanc
-COPY tsconfig.json ./
+COPY --from=app-files /app ./
 RUN useradd --system --home /app lens && mkdir -p /data && chown lens /data
 USER lens
 ENV LENS__WORKDIR=/data LENS__SERVER__HOST=0.0.0.0 LENS__MODEL__EXECUTIONPROVIDERS='["cuda","cpu"]'

@@ -2,9 +2,10 @@
  * From linked chains of 2D detections to findings.json lesions: 3D box in patient LPS, key slice on the original
  * series, long/short axis, volume and per-slice masks (when the model has a mask output), deterministic tracking UID.
  */
-import crypto from 'node:crypto';
 import { voxelToLPS, type Volume } from '../dicom/volume';
+import { deriveUid } from '../dicom/uid';
 import { area2d, centreDistance, union2d, type Box2D } from './box2d';
+import { iobb } from './box3d';
 import type { BoxLPS, Lesion, LesionType } from './findings';
 import type { Chain, SliceDetection } from './link3d';
 import { axesFromBox, axesFromMask, largestComponent, type Axes, type BinaryImage } from './measure';
@@ -107,7 +108,7 @@ export function chainsToLesions(
     .filter(({ chain, score }) => chain.detections.length > 1 || score >= opts.minSingleScore)
     .sort((a, b) => b.score - a.score);
   const drafts: typeof scored = [];
-  for (const d of scored) if (!drafts.some((k) => iobb3d(d.box, k.box) >= opts.nmsIoBB)) drafts.push(d);
+  for (const d of scored) if (!drafts.some((k) => iobb(d.box, k.box) >= opts.nmsIoBB)) drafts.push(d);
   const lesions: Lesion[] = [];
   const masks = new Map<number, LesionMask>();
   drafts.forEach(({ chain, score }, n) => {
@@ -158,17 +159,6 @@ function chainBox(c: Chain<PositionedDetection>, geo: ChainGeometry): Box3 {
   const z = c.detections.map((d) => d.zMm);
   const h = geo.strideMm / 2;
   return [b[0] * geo.pixelMm, b[1] * geo.pixelMm, Math.min(...z) - h, b[2] * geo.pixelMm, b[3] * geo.pixelMm, Math.max(...z) + h];
-}
-
-/** Intersection volume / volume of a. */
-export function iobb3d(a: Box3, b: Box3): number {
-  let inter = 1;
-  let vol = 1;
-  for (let i = 0; i < 3; i++) {
-    inter *= Math.max(0, Math.min(a[i + 3], b[i + 3]) - Math.max(a[i], b[i]));
-    vol *= Math.max(0, a[i + 3] - a[i]);
-  }
-  return vol > 0 ? inter / vol : 0;
 }
 
 /** Score-weighted vote over the chain's detections. */
@@ -270,10 +260,9 @@ export function boxToLPS(v: Pick<Volume, 'origin' | 'spacing' | 'direction'>, b:
   return [lo[0], lo[1], lo[2], hi[0], hi[1], hi[2]];
 }
 
-/** 2.25.<decimal of 128 bits of SHA-256(series UID, model, lesion index, box)>: stable across reruns of one model. */
+/** Stable across reruns of one model on one series (2.25 UID from series, model, lesion index and box). */
 export function trackingUid(seriesUID: string, model: { name: string; version: string }, index: number, box: BoxLPS): string {
-  const h = crypto.createHash('sha256').update(`${seriesUID}|${model.name}|${model.version}|${index}|${box.map((v) => v.toFixed(1)).join(',')}`).digest();
-  return `2.25.${BigInt('0x' + h.subarray(0, 16).toString('hex')).toString(10)}`;
+  return deriveUid('tracking', seriesUID, model.name, model.version, String(index), box.map((v) => v.toFixed(1)).join(','));
 }
 
 /**

@@ -6,7 +6,10 @@
  * together); sensitivity at F false positives per volume is the highest sensitivity of an operating point with at
  * most F FPs per volume (no interpolation). The mean over 0.125..8 FPs/volume is the average sensitivity.
  */
+import { iobb } from '../detect/box3d';
 import type { BoxLPS, Findings, TruthStudy } from '../detect/findings';
+
+export { iobb };
 
 export const FP_RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8] as const;
 
@@ -42,18 +45,6 @@ export interface EvalResult {
   unmatchedFindings: string[];
 }
 
-/** Intersection volume / volume of the predicted box; 0 when the predicted box has no volume. */
-export function iobb(pred: BoxLPS, truth: BoxLPS): number {
-  const vol = (pred[3] - pred[0]) * (pred[4] - pred[1]) * (pred[5] - pred[2]);
-  if (!(vol > 0)) return 0;
-  let inter = 1;
-  for (let a = 0; a < 3; a++) {
-    const d = Math.min(pred[a + 3], truth[a + 3]) - Math.max(pred[a], truth[a]);
-    if (d <= 0) return 0;
-    inter *= d;
-  }
-  return inter / vol;
-}
 
 export function evaluate(truth: readonly TruthStudy[], findings: readonly Findings[], options: Partial<EvalOptions> = {}): EvalResult {
   const opts = { ...DEFAULT_EVAL, ...options };

@@ -5,22 +5,15 @@
  */
 import path from 'node:path';
 import { storescu } from '../../../src/listener/storescu';
-import { api, disposeStack, jobsOf, seriesByModality, ServiceChild, startStack, synthStudy, waitFor, type Stack } from './stack';
+import { api, jobsOf, seriesByModality, ServiceChild, type Stack, synthStudy, useServiceStack, waitFor } from './stack';
 
 let stack: Stack;
-// A child process: onnxruntime-node rejects typed arrays made inside jest's sandbox.
 let service: ServiceChild;
 
-beforeAll(async () => {
-  stack = await startStack({ push: false, stableAge: 1, config: { jobs: { concurrency: 2 } } });
-  service = new ServiceChild(stack);
-  await service.start();
-}, 120000);
-
-afterAll(async () => {
-  await service?.kill('SIGTERM');
-  await disposeStack(stack);
-}, 60000);
+const suite = useServiceStack({ push: false, stableAge: 1, config: { jobs: { concurrency: 2 } } });
+beforeAll(() => {
+  ({ stack, service } = suite);
+});
 
 const send = (dirs: string[]) => storescu(dirs, { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
 const succeeded = (uid: string, timeoutMs = 120000) =>

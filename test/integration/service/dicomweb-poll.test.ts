@@ -7,10 +7,9 @@
 import path from 'node:path';
 import { dicomDate } from '../../../src/listener/poll-window';
 import { uploadFiles } from '../../helpers/orthanc';
-import { disposeStack, jobsOf, seriesByModality, ServiceChild, startStack, synthStudy, waitFor, type Stack } from './stack';
+import { jobsOf, seriesByModality, ServiceChild, type Stack, synthStudy, useServiceStack, waitFor } from './stack';
 
 let stack: Stack;
-// A child process: onnxruntime-node rejects typed arrays made inside jest's sandbox.
 let service: ServiceChild;
 
 const daysFromToday = (n: number) => {
@@ -18,28 +17,22 @@ const daysFromToday = (n: number) => {
   return dicomDate(new Date(d.getFullYear(), d.getMonth(), d.getDate() + n));
 };
 
-beforeAll(async () => {
-  stack = await startStack({
-    push: false,
-    orthancRest: false,
-    stableAge: 1,
-    config: {
-      listener: {
-        webhook: { enabled: false },
-        changeFeed: { enabled: false },
-        dicomwebPoll: { enabled: true, intervalMs: 700, lookbackMinutes: 5, studyDateLookbackDays: 7 },
-      },
+const suite = useServiceStack({
+  push: false,
+  orthancRest: false,
+  stableAge: 1,
+  config: {
+    listener: {
+      webhook: { enabled: false },
+      changeFeed: { enabled: false },
+      dicomwebPoll: { enabled: true, intervalMs: 700, lookbackMinutes: 5, studyDateLookbackDays: 7 },
     },
-  });
+  },
+});
+beforeAll(() => {
+  ({ stack, service } = suite);
   expect(stack.config.orthanc).toBeUndefined();
-  service = new ServiceChild(stack);
-  await service.start();
-}, 120000);
-
-afterAll(async () => {
-  await service?.kill('SIGTERM');
-  await disposeStack(stack);
-}, 60000);
+});
 
 /** Stores a small synthetic CT study into the PACS (Orthanc's REST upload, not a DICOMweb event of any kind). */
 async function store(seed: number, studyDate: string): Promise<string> {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Job } from '../../../src/jobs/types';
 import { storescu } from '../../../src/listener/storescu';
 import { uploadFiles } from '../../helpers/orthanc';
-import { api, copyStudy, disposeStack, jobsOf, newUid, REPO, seriesByModality, ServiceChild, SHARED_CT, startStack, waitFor, type Stack } from './stack';
+import { api, copyStudy, jobsOf, newUid, REPO, seriesByModality, ServiceChild, SHARED_CT, type Stack, useServiceStack, waitFor } from './stack';
 
 const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
 const srcFiles = () => fs.readdirSync(SRC).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(SRC, f));
@@ -64,16 +64,10 @@ function corruptPixelData(file: string): string {
 const finalJob = (s: Stack, uid: string, timeoutMs = 120000) =>
   waitFor(async () => (await jobsOf(s, uid)).find((j) => ['succeeded', 'skipped', 'failed', 'dead'].includes(j.state)), timeoutMs, `a final job for ${uid}`);
 
-beforeAll(async () => {
-  stack = await startStack({ push: true, stableAge: 1 });
-  service = new ServiceChild(stack);
-  await service.start();
-}, 120000);
-
-afterAll(async () => {
-  await service?.kill('SIGTERM');
-  await disposeStack(stack);
-}, 60000);
+const suite = useServiceStack({ push: true, stableAge: 1 });
+beforeAll(() => {
+  ({ stack, service } = suite);
+});
 
 let analysed: Job;
 let analysedStudy: string;

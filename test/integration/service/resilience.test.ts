@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Job } from '../../../src/jobs/types';
 import { storescu } from '../../../src/listener/storescu';
-import { api, copyStudy, disposeStack, jobsOf, newUid, seriesByModality, ServiceChild, SHARED_CT, startStack, waitFor, type Stack } from './stack';
+import { api, copyStudy, jobsOf, newUid, seriesByModality, ServiceChild, SHARED_CT, type Stack, useServiceStack, waitFor } from './stack';
 
 const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
 const srcFiles = () => fs.readdirSync(SRC).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(SRC, f));
@@ -27,20 +27,14 @@ async function sendStudy(name: string): Promise<string> {
 const succeeded = (uid: string, timeoutMs: number) =>
   waitFor(async () => (await jobsOf(stack, uid)).find((j) => j.state === 'succeeded'), timeoutMs, `success of ${uid}`);
 
-beforeAll(async () => {
-  stack = await startStack({
-    push: true,
-    stableAge: 1,
-    config: { jobs: { leaseSeconds: 8, maxAttempts: 10, backoffSeconds: 1, maxBackoffSeconds: 8 } },
-  });
-  service = new ServiceChild(stack);
-  await service.start();
-}, 120000);
-
-afterAll(async () => {
-  await service?.kill('SIGTERM');
-  await disposeStack(stack);
-}, 60000);
+const suite = useServiceStack({
+  push: true,
+  stableAge: 1,
+  config: { jobs: { leaseSeconds: 8, maxAttempts: 10, backoffSeconds: 1, maxBackoffSeconds: 8 } },
+});
+beforeAll(() => {
+  ({ stack, service } = suite);
+});
 
 test('SIGKILL in the middle of a job: after a restart the job completes, one SR, one SEG', async () => {
   const uid = await sendStudy('crash');

@@ -26,9 +26,15 @@ export interface Stack {
   secret: string;
 }
 
-export async function startStack(
-  opts: { push?: boolean; stableAge?: number; config?: Record<string, any>; /** false: no `orthanc` section, a plain DICOMweb PACS */ orthancRest?: boolean } = {},
-): Promise<Stack> {
+export interface StackOptions {
+  push?: boolean;
+  stableAge?: number;
+  config?: Record<string, any>;
+  /** false: no `orthanc` section, a plain DICOMweb PACS */
+  orthancRest?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-svc-'));
   const port = await freePort();
   const serviceUrl = `http://127.0.0.1:${port}`;
@@ -57,6 +63,24 @@ export async function disposeStack(s: Stack | undefined): Promise<void> {
   if (!s) return;
   await s.orthanc.dispose();
   fs.rmSync(s.dir, { recursive: true, force: true });
+}
+
+/**
+ * A suite's Orthanc and `lens serve` child process, started before its tests and stopped after them, also when a
+ * test fails. The service runs as a child because onnxruntime-node rejects typed arrays made in jest's sandbox.
+ */
+export function useServiceStack(opts: StackOptions): { stack: Stack; service: ServiceChild } {
+  const suite = {} as { stack: Stack; service: ServiceChild };
+  beforeAll(async () => {
+    suite.stack = await startStack(opts);
+    suite.service = new ServiceChild(suite.stack);
+    await suite.service.start();
+  }, 120000);
+  afterAll(async () => {
+    await suite.service?.kill('SIGTERM');
+    await disposeStack(suite.stack);
+  }, 60000);
+  return suite;
 }
 
 export function startInProcess(s: Stack): Promise<RunningService> {

@@ -2,13 +2,13 @@
  * Lesion-level scoring on constructed chains: evidence from several positions (meanTop3), the 3D compactness prior
  * (elongation of vessel-like chains) and 3D suppression of a lesion lying inside a better one.
  */
+import { iobb } from '../../../src/detect/box3d';
 import type { Box2D } from '../../../src/detect/box2d';
 import {
   chainScore,
   chainsToLesions,
   DEFAULT_LESION_OPTIONS,
   elongation,
-  iobb3d,
   lesionScore,
   type AssembleContext,
   type LesionOptions,
@@ -73,9 +73,9 @@ describe('elongation and the compactness prior', () => {
 
 describe('3D suppression', () => {
   it('iobb3d is the intersection over the first box', () => {
-    expect(iobb3d([0, 0, 0, 2, 2, 2], [0, 0, 0, 4, 4, 4])).toBe(1);
-    expect(iobb3d([0, 0, 0, 4, 4, 4], [0, 0, 0, 2, 2, 2])).toBeCloseTo(1 / 8);
-    expect(iobb3d([0, 0, 0, 1, 1, 1], [2, 2, 2, 3, 3, 3])).toBe(0);
+    expect(iobb([0, 0, 0, 2, 2, 2], [0, 0, 0, 4, 4, 4])).toBe(1);
+    expect(iobb([0, 0, 0, 4, 4, 4], [0, 0, 0, 2, 2, 2])).toBeCloseTo(1 / 8);
+    expect(iobb([0, 0, 0, 1, 1, 1], [2, 2, 2, 3, 3, 3])).toBe(0);
   });
 
   const volume: AssembleContext['volume'] = {

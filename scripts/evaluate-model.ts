@@ -4,11 +4,14 @@
  *
  *   node -r tsx/cjs scripts/evaluate-model.ts [--studies 50] [--seed 9001] [--model models/lens-ulb]
  *       [--threshold 0.05] [--threads 0] [--out DIR] [--cache DIR [--generate-only]] [--write-manifest]
+ *       [--tta none|flipX,flipY,reverseSlices]
  *
  * The test set is generated in memory with src/synth's generateStudy (study s of seed N uses seed N*1000+s, as
- * `lens synth`), default options: every lesion type, realistic 512x512 geometry. Seed 9001 is never used in training
- * (models/training/reproduce.sh refuses it). The detector runs with a low score threshold so that the FROC sweep
+ * `lens synth`), default options: every lesion type, realistic 512x512 geometry. Seeds 9001 and 9002 are never used in training
+ * (models/training/reproduce.sh trains on seeds 1-11 and validates on 2 and 7001). The detector runs with a low score threshold so that the FROC sweep
  * reaches 8 FPs per volume; the shipped threshold (manifest) only decides which findings a user sees.
+ * --tta overrides the manifest's test-time augmentation (for comparing on a validation seed); with
+ * --set-operating-point it is written into the manifest together with the threshold, since it changes the scores.
  * --cache keeps the generated studies on disk (generation is deterministic, so a cached study is the same study):
  * generating 50 realistic studies takes far longer than detecting on them.
  */
@@ -21,6 +24,7 @@ import { evaluate, iobb, type EvalResult } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
 import type { Volume } from '../src/dicom/volume';
 import { generateStudy } from '../src/synth/study';
+import { TEST_TIME_AUGMENTATIONS, type TestTimeAugmentation } from '../src/detect/test-time-augmentation';
 
 interface Args {
   studies: number;
@@ -37,7 +41,15 @@ interface Args {
   minSingleScore?: number;
   /** FPs per volume at which to set the manifest's reported operating point (validation seeds only). */
   operatingPointFp?: number;
+  /** Test-time augmentation override ([] = none); absent: the manifest's. */
+  tta?: TestTimeAugmentation[];
 }
+
+/**
+ * Held-out test seeds: 9001 is the set the manifest's figure is measured on; 9002 is a second, fresh set, first
+ * generated for lens-ulb 0.3.0, that checks the figure does not owe anything to 9001 having been seen before.
+ */
+const TEST_SEEDS = [9001, 9002];
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { studies: 50, seed: 9001, model: 'models/lens-ulb', threshold: 0.05, threads: 0, generateOnly: false, writeManifest: false };
@@ -63,13 +75,23 @@ function parseArgs(argv: string[]): Args {
     } else if (k === '--min-single-score') a.minSingleScore = Number(v());
     else if (k === '--write-manifest') a.writeManifest = true;
     else if (k === '--set-operating-point') a.operatingPointFp = Number(v());
+    else if (k === '--tta') a.tta = parseTta(v());
     else throw new Error(`unknown argument ${k}`);
   }
   if (!(a.threshold > 0 && a.threshold < 1)) throw new Error('--threshold must be in (0, 1)');
   if (a.generateOnly && !a.cache) throw new Error('--generate-only needs --cache DIR');
   // The operating point is a choice, so it is made on a validation seed, never on the test seed it is reported on.
-  if (a.operatingPointFp !== undefined && a.seed === 9001) throw new Error('--set-operating-point is chosen on a validation seed (e.g. 7001), not the test seed 9001');
+  if (a.operatingPointFp !== undefined && TEST_SEEDS.includes(a.seed))
+    throw new Error(`--set-operating-point is chosen on a validation seed (e.g. 7001), not a test seed (${TEST_SEEDS.join(', ')})`);
   return a;
+}
+
+function parseTta(s: string): TestTimeAugmentation[] {
+  if (s === 'none') return [];
+  const list = s.split(',');
+  for (const t of list)
+    if (!(TEST_TIME_AUGMENTATIONS as readonly string[]).includes(t)) throw new Error(`--tta: unknown augmentation "${t}" (none or a list of ${TEST_TIME_AUGMENTATIONS.join(', ')})`);
+  return list as TestTimeAugmentation[];
 }
 
 interface TestStudy {
@@ -116,7 +138,11 @@ async function main(): Promise<void> {
     }
     return;
   }
-  const detector = await loadDetector(args.model, { executionProviders: ['cpu'], threads: args.threads, batchSize: 4 }, { candidateThreshold: args.threshold, scoreThreshold: 0 });
+  const detector = await loadDetector(args.model, { executionProviders: ['cpu'], threads: args.threads, batchSize: 4 }, {
+    candidateThreshold: args.threshold,
+    scoreThreshold: 0,
+    ...(args.tta ? { testTimeAugmentation: args.tta } : {}),
+  });
   const truths: TruthStudy[] = [];
   const findings: Findings[] = [];
   let slices = 0;
@@ -142,13 +168,16 @@ async function main(): Promise<void> {
   await detector.dispose();
   const result = evaluate(truths, findings);
   const manifest = detector.manifest;
-  console.log(`model ${manifest.name} ${manifest.version}; test set: generateStudy seed ${args.seed}, ${args.studies} studies; decode threshold ${args.threshold}`);
+  console.log(
+    `model ${manifest.name} ${manifest.version}; test set: generateStudy seed ${args.seed}, ${args.studies} studies; decode threshold ${args.threshold}; test-time augmentation: ${detector.augmentations().join(', ') || 'none'}`,
+  );
   console.log(formatEvalTable(result));
   console.log(diagnose(truths, findings, result));
   const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, platform: `${os.platform()} ${os.release()}` };
   console.log(`detector: ${slices} slices in ${(detectMs / 1000).toFixed(1)} s (${((slices * 1000) / detectMs).toFixed(1)} slices/s) on ${machine.cpu} (${machine.cores} cores); total ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  if (args.writeManifest) writeEvaluation(args, result, machine);
-  if (args.operatingPointFp !== undefined) writeOperatingPoint(args, result);
+  const tta = detector.augmentations();
+  if (args.writeManifest) writeEvaluation(args, result, machine, tta);
+  if (args.operatingPointFp !== undefined) writeOperatingPoint(args, result, tta);
 }
 
 /** Where the misses and false positives are, at the 4 FPs/volume operating point. */
@@ -172,13 +201,17 @@ function diagnose(truths: TruthStudy[], findings: Findings[], r: EvalResult): st
   ].join('\n');
 }
 
-function writeEvaluation(args: Args, r: EvalResult, machine: Record<string, unknown>): void {
+function writeEvaluation(args: Args, r: EvalResult, machine: Record<string, unknown>, tta: TestTimeAugmentation[]): void {
   const file = path.resolve(args.model, 'model.json');
   const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  // The figure must describe what users run: the manifest's own augmentation, not an override.
+  if (JSON.stringify(tta) !== JSON.stringify(raw.output.testTimeAugmentation ?? []))
+    throw new Error(`--write-manifest measures the manifest's test-time augmentation (${(raw.output.testTimeAugmentation ?? []).join(', ') || 'none'}); drop --tta`);
   raw.evaluation = {
     protocol: 'design.md §3: 3D boxes, hit when IoBB >= 0.3, sensitivity at 0.125-8 FPs per volume',
     testSet: { generator: 'src/synth generateStudy, default options (all lesion types)', seed: args.seed, studies: r.volumes, lesions: r.lesions, studySeeds: `${args.seed}*1000+s` },
     decodeThreshold: args.threshold,
+    testTimeAugmentation: tta,
     sensitivityAtFp: r.sensitivityAtFp.map((s) => ({ fpPerVolume: s.fpPerVolume, sensitivity: round(s.sensitivity) })),
     averageSensitivity: round(r.averageSensitivity),
     perTypeAt4Fp: Object.fromEntries(Object.entries(r.perType.types).map(([k, t]) => [k, { sensitivity: round(t.sensitivity), found: t.found, lesions: t.lesions }])),
@@ -195,19 +228,21 @@ function writeEvaluation(args: Args, r: EvalResult, machine: Record<string, unkn
  * validation run reaches the requested FPs per volume, and the heads' candidate threshold to the decode threshold
  * the curve was measured with, so that users get the evaluated pipeline.
  */
-function writeOperatingPoint(args: Args, r: EvalResult): void {
+function writeOperatingPoint(args: Args, r: EvalResult, tta: TestTimeAugmentation[]): void {
   const at = r.sensitivityAtFp.find((s) => s.fpPerVolume === args.operatingPointFp);
   if (!at || at.threshold === null || at.threshold === undefined) throw new Error(`no operating point at ${args.operatingPointFp} FPs/volume (use one of 0.125..8)`);
   const file = path.resolve(args.model, 'model.json');
   const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
   raw.output.lesionScoreThreshold = round(at.threshold);
   for (const h of raw.output.heads) h.scoreThreshold = args.threshold;
+  if (tta.length > 0) raw.output.testTimeAugmentation = tta;
+  else delete raw.output.testTimeAugmentation;
   raw.operatingPoint = {
     fpPerVolume: args.operatingPointFp,
     lesionScoreThreshold: round(at.threshold),
     validationSensitivity: round(at.sensitivity),
     validationSet: { seed: args.seed, studies: r.volumes, lesions: r.lesions },
-    command: `node -r tsx/cjs scripts/evaluate-model.ts --studies ${args.studies} --seed ${args.seed} --threshold ${args.threshold} --set-operating-point ${args.operatingPointFp}`,
+    command: `node -r tsx/cjs scripts/evaluate-model.ts --studies ${args.studies} --seed ${args.seed} --threshold ${args.threshold} --set-operating-point ${args.operatingPointFp}${args.tta ? ` --tta ${args.tta.join(',') || 'none'}` : ''}`,
   };
   fs.writeFileSync(file, JSON.stringify(raw, null, 2) + '\n');
   console.log(`set output.lesionScoreThreshold = ${round(at.threshold)} (${args.operatingPointFp} FPs/volume on seed ${args.seed}) in ${file}`);

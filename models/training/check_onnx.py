@@ -43,7 +43,7 @@ def main(ck_path, study_dir, model_dir='models/lens-ulb'):
     st = load_study(study_dir)
     _, H, W = st.vol.shape
     m = spec.SIZE_MULTIPLE
-    x = np.stack([stack_at(st, st.z_extent / 2 + d, 0, 0, -(-H // m) * m, -(-W // m) * m) for d in (0, 5)])
+    x = np.stack([stack_at(st, st.z_extent / 2 + d, 0, 0, -(-H // m) * m, -(-W // m) * m, model.in_slices) for d in (0, 5)])
     with torch.no_grad():
         outs = model(torch.from_numpy(x))
     with tempfile.TemporaryDirectory() as d:

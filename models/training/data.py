@@ -136,20 +136,22 @@ def load_study(folder: str, cache_dir: Optional[str] = None) -> Study:
     return Study(name, res, pos, truth_to_boxes(meta, truth))
 
 
-def stack_at(st: Study, z_mm: float, y0: int = 0, x0: int = 0, h: Optional[int] = None, w: Optional[int] = None) -> np.ndarray:
-    """[2k+1, h, w] float32 stack at z (mm along the normal), window-normalised, zero-padded outside the image."""
+def stack_at(st: Study, z_mm: float, y0: int = 0, x0: int = 0, h: Optional[int] = None, w: Optional[int] = None,
+             slices: int = spec.SLICES) -> np.ndarray:
+    """[slices = 2k+1, h, w] float32 stack at z (mm along the normal), window-normalised, zero-padded outside the image."""
     n, H, W = st.vol.shape
     h = H if h is None else h
     w = W if w is None else w
-    out = np.zeros((spec.SLICES, h, w), dtype=np.float32)
+    out = np.zeros((slices, h, w), dtype=np.float32)
     ys0, ys1 = max(0, y0), min(H, y0 + h)
     xs0, xs1 = max(0, x0), min(W, x0 + w)
     if ys1 <= ys0 or xs1 <= xs0:
         return out
     sz = st.slice_pos_mm[1] - st.slice_pos_mm[0] if n > 1 else 1.0
     lo, hi = spec.HU_WINDOW
-    for c in range(spec.SLICES):
-        zf = min(max((z_mm + (c - spec.K) * spec.SLICE_INTERVAL_MM) / sz, 0.0), n - 1.0)
+    k = slices // 2
+    for c in range(slices):
+        zf = min(max((z_mm + (c - k) * spec.SLICE_INTERVAL_MM) / sz, 0.0), n - 1.0)
         k0 = int(math.floor(zf)); k1 = min(k0 + 1, n - 1); f = zf - k0
         a = st.vol[k0, ys0:ys1, xs0:xs1].astype(np.float32)
         if f > 1e-6:

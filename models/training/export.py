@@ -11,8 +11,10 @@ from lensnet import LensNet
 
 
 def build_model(arch: Optional[Dict[str, Any]] = None) -> LensNet:
-    arch = arch or {}
-    return LensNet(spec.SLICES, spec.HEADS, **arch)
+    arch = dict(arch or {})
+    # Checkpoints before lens-ulb 0.3.0 have no 'slices': they are 3-slice models.
+    slices = arch.pop('slices', spec.SLICES)
+    return LensNet(slices, spec.HEADS, **arch)
 
 
 def manifest(model: LensNet, version: str, training: Dict[str, Any], onnx_file: str = 'model.onnx') -> Dict[str, Any]:
@@ -34,10 +36,10 @@ def manifest(model: LensNet, version: str, training: Dict[str, Any], onnx_file: 
         'version': version,
         'file': onnx_file,
         'description': 'LENS-style universal lesion detector: 2.5D CenterNet on %d slices, trained on lens-pacs '
-                       'synthetic phantom CT (see docs/model.md)' % spec.SLICES,
+                       'synthetic phantom CT (see docs/model.md)' % model.in_slices,
         'input': {
             'name': spec.INPUT_NAME,
-            'slices': spec.SLICES,
+            'slices': model.in_slices,
             'sliceIntervalMm': spec.SLICE_INTERVAL_MM,
             'sliceStrideMm': spec.SLICE_STRIDE_MM,
             'pixelSpacingMm': spec.PIXEL_SPACING_MM,
@@ -53,7 +55,7 @@ def manifest(model: LensNet, version: str, training: Dict[str, Any], onnx_file: 
 def export(model: LensNet, out_dir: str, version: str, training: Dict[str, Any]) -> None:
     os.makedirs(out_dir, exist_ok=True)
     model = model.eval()
-    dummy = torch.zeros(1, spec.SLICES, 128, 160)
+    dummy = torch.zeros(1, model.in_slices, 128, 160)
     names = model.output_names()
     dyn = {spec.INPUT_NAME: {0: 'N', 2: 'H', 3: 'W'}}
     for n in names:
@@ -73,6 +75,9 @@ if __name__ == '__main__':
     ap.add_argument('--checkpoint', help='a .pt written by train.py (untrained weights when absent)')
     ap.add_argument('--out', default='models/lens-ulb')
     ap.add_argument('--version', default='0.0.1-untrained')
+    ap.add_argument('--summary', help="the run's summary.json (train.py), recorded as the manifest's training; "
+                    'for exporting a checkpoint kept by --keep-checkpoints other than the run\'s own pick')
+    ap.add_argument('--selection', default='', help='why this checkpoint (recorded as training.selection)')
     a = ap.parse_args()
     training: Dict[str, Any] = {'note': 'untrained weights (interface preview)'}
     if a.checkpoint:
@@ -80,6 +85,13 @@ if __name__ == '__main__':
         m = build_model(ck.get('arch'))
         m.load_state_dict(ck['model'])
         training = ck.get('training', training)
+        if a.summary:
+            with open(a.summary) as f:
+                training = json.load(f)
+            training['exportedIteration'] = ck['iteration']
+            training['validation2D'] = dict(ck.get('metrics', {}), iteration=ck['iteration'])
+        if a.selection:
+            training['selection'] = a.selection
     else:
         torch.manual_seed(0)
         m = build_model()

@@ -70,6 +70,7 @@ class LensNet(nn.Module):
                  neck: int = 48, with_mask: bool = True):
         super().__init__()
         w = list(widths)
+        self.in_slices = in_slices
         self.stem = nn.Sequential(conv_bn(in_slices, w[0], 2), conv_bn(w[0], w[0]))  # stride 2
         self.layer1 = ResBlock(w[0], w[1], 2)  # stride 4
         self.layer2 = ResBlock(w[1], w[2], 2)  # stride 8

@@ -32,7 +32,7 @@ def detect(model, st: Study, thr: float = 0.05, batch: int = 8):
     zs = np.arange(0, st.z_extent + 1e-6, spec.SLICE_STRIDE_MM)
     per_slice = []
     for b in range(0, len(zs), batch):
-        x = torch.from_numpy(np.stack([stack_at(st, z, 0, 0, Hp, Wp) for z in zs[b:b + batch]]))
+        x = torch.from_numpy(np.stack([stack_at(st, z, 0, 0, Hp, Wp, model.in_slices) for z in zs[b:b + batch]]))
         hm, size, off = model(x)[:3]
         mx = F.max_pool2d(hm, 3, 1, 1)
         peaks = (hm == mx) & (hm >= thr)

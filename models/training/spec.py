@@ -4,7 +4,7 @@ the Python preprocessing and the exported manifest share, so the two cannot drif
 # Order of src/detect/findings.ts LESION_TYPES: the heatmap channel order of the universal head.
 LESION_TYPES = ['lung_nodule', 'liver_lesion', 'kidney_cyst', 'lymph_node', 'bone_lesion', 'soft_tissue']
 
-K = 1                      # 2k+1 input slices
+K = 1                      # 2k+1 input slices by default; a model's own count is its arch 'slices' (train.py --slices)
 SLICES = 2 * K + 1
 SLICE_INTERVAL_MM = 2.0    # distance between neighbouring input slices
 SLICE_STRIDE_MM = 2.5      # distance between analysed positions at inference

@@ -39,8 +39,10 @@ def mirror(les: LesionBox, x0: int, y0: int, c: int, fx: bool, fy: bool) -> Lesi
 class Sampler:
     """Random 2.5D crops: positives centred (randomly placed) on a lesion slice, negatives anywhere."""
 
-    def __init__(self, studies: List[Study], crop: int, pos_fraction: float, rng: random.Random, augment: bool = False):
+    def __init__(self, studies: List[Study], crop: int, pos_fraction: float, rng: random.Random, augment: bool = False,
+                 slices: int = spec.SLICES):
         self.studies, self.crop, self.pos_fraction, self.rng, self.augment = studies, crop, pos_fraction, rng, augment
+        self.slices = slices
         # Balance lesion types: sample a type first, then a lesion of that type.
         self.by_type = {}
         for si, st in enumerate(studies):
@@ -66,7 +68,7 @@ class Sampler:
             _, H, W = st.vol.shape
             x0 = r.randint(min(0, W - c), max(0, W - c))
             y0 = r.randint(min(0, H - c), max(0, H - c))
-        x = stack_at(st, z, y0, x0, c, c)
+        x = stack_at(st, z, y0, x0, c, c, self.slices)
         lesions = st.lesions
         if self.augment:
             # Against memorising 50-150 phantoms: flips (the lesion's look matters more than its side), slab order,
@@ -172,7 +174,7 @@ def validate(model, studies: List[Study], rng: random.Random, max_slices: int = 
         _, H, W = st.vol.shape
         Hp = int(math.ceil(H / spec.SIZE_MULTIPLE) * spec.SIZE_MULTIPLE)
         Wp = int(math.ceil(W / spec.SIZE_MULTIPLE) * spec.SIZE_MULTIPLE)
-        x = torch.from_numpy(stack_at(st, z, 0, 0, Hp, Wp)).unsqueeze(0)
+        x = torch.from_numpy(stack_at(st, z, 0, 0, Hp, Wp, model.in_slices)).unsqueeze(0)
         out = model(x)
         peaks = [p for p in decode_peaks(out[0][0]) if p[0] >= thr]
         boxes = []
@@ -220,6 +222,22 @@ def validate_3d(model, studies: List[Study]):
     return {'sensitivity': dict(zip([str(r) for r in FP_RATES], [round(v, 3) for v in sens])), 'average': round(float(np.mean(sens)), 3)}
 
 
+def widen_input(state: dict, slices: int) -> dict:
+    """A checkpoint's weights for a model with `slices` inputs: the first convolution's kernels of the old centre
+    slices keep their place in the middle and the added outer slices get zero kernels (same outputs as before)."""
+    key = 'stem.0.0.weight'
+    w = state[key]
+    old = w.shape[1]
+    if old == slices:
+        return state
+    if slices < old or (slices - old) % 2:
+        raise SystemExit(f'cannot widen a {old}-slice checkpoint to {slices} slices')
+    pad = (slices - old) // 2
+    wide = torch.zeros(w.shape[0], slices, *w.shape[2:], dtype=w.dtype)
+    wide[:, pad:pad + old] = w
+    return dict(state, **{key: wide})
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--train', required=True, help='folder(s), comma-separated, of raw synthetic studies (lens synth --format raw)')
@@ -242,10 +260,15 @@ def main():
     ap.add_argument('--val-3d', action='store_true', help='select the best checkpoint by the 3D average sensitivity '
                     '(design.md §3, sanity.py linking) on the validation volumes instead of the 2D proxy')
     ap.add_argument('--augment', action='store_true', help='random flips and HU gain/offset')
+    ap.add_argument('--keep-checkpoints', action='store_true', help='also save every validated checkpoint as '
+                    '<runs>/it-<N>.pt, so that candidates can be compared on a larger validation seed than --val')
     ap.add_argument('--init', help='start from this checkpoint (fine-tuning), e.g. runs/best.pt of an earlier run')
     ap.add_argument('--max-studies', type=int, default=0, help='use only the first N training studies (0: all)')
     ap.add_argument('--widths', default='16,24,48,96,128', help='encoder channels at strides 2,4,8,16,16')
     ap.add_argument('--neck', type=int, default=48)
+    ap.add_argument('--slices', type=int, default=spec.SLICES, help='input slices (2k+1, sliceIntervalMm apart); '
+                    'with --init from a model with fewer, its weights fill the central input channels and the new '
+                    'ones start at zero, so training starts from exactly the initial model')
     ap.add_argument('--data-note', default='', help='free text describing the data (generator seeds, command)')
     a = ap.parse_args()
 
@@ -273,21 +296,23 @@ def main():
           f'in {time.time() - t_start:.0f}s', flush=True)
 
     run = {}
-    arch = {'widths': [int(v) for v in a.widths.split(',')], 'neck': a.neck}
+    if a.slices < 1 or a.slices % 2 == 0:
+        raise SystemExit('--slices must be odd (2k+1)')
+    arch = {'widths': [int(v) for v in a.widths.split(',')], 'neck': a.neck, 'slices': a.slices}
     model = build_model(arch)
     if a.init:
         init = torch.load(a.init, map_location='cpu')
-        model.load_state_dict(init['model'])
+        model.load_state_dict(widen_input(init['model'], model.stem[0][0].weight.shape[1]))
         run['init'] = a.init
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     warm = max(1, min(200, a.iters // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, a.iters) / a.iters)))
-    sampler = Sampler(train, a.crop, a.pos_fraction, rng, augment=a.augment)
+    sampler = Sampler(train, a.crop, a.pos_fraction, rng, augment=a.augment, slices=a.slices)
     best, best_metrics = -1.0, None
     ck_path = os.path.join(a.runs, 'best.pt')
-    run.update({'seed': a.seed, 'arch': {'widths': a.widths, 'neck': a.neck}, 'iters': a.iters, 'batch': a.batch, 'crop': a.crop, 'lr': a.lr, 'posFraction': a.pos_fraction, 'augment': a.augment})
+    run.update({'seed': a.seed, 'arch': {'widths': a.widths, 'neck': a.neck, 'slices': a.slices}, 'iters': a.iters, 'batch': a.batch, 'crop': a.crop, 'lr': a.lr, 'posFraction': a.pos_fraction, 'augment': a.augment})
     t0 = time.time()
     acc = np.zeros(4)
     for it in range(1, a.iters + 1):
@@ -315,6 +340,9 @@ def main():
                 m['froc3d'] = validate_3d(model, val)
                 score = m['froc3d']['average']
             print(f'val it {it}: {json.dumps(m)}', flush=True)
+            if a.keep_checkpoints:
+                torch.save({'model': model.state_dict(), 'arch': arch, 'iteration': it, 'metrics': m},
+                           os.path.join(a.runs, f'it-{it}.pt'))
             if score > best:
                 best, best_metrics = score, dict(m, iteration=it)
                 torch.save({'model': model.state_dict(), 'arch': arch, 'iteration': it, 'metrics': m}, ck_path)

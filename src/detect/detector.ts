@@ -16,6 +16,7 @@ import { readManifest } from './load-manifest';
 import type { ModelManifest } from './manifest';
 import { StackBuilder } from './preprocess';
 import { assertGraphMatches, createSession, type ProviderName } from './session';
+import { accumulate, toMean, transformInput, untransformOutput, type TestTimeAugmentation } from './test-time-augmentation';
 
 export interface DetectOptions {
   /** Overrides every head's 2D candidate threshold (the evaluation lowers it to sweep the whole FROC curve). */
@@ -29,7 +30,12 @@ export interface DetectOptions {
   link: LinkOptions;
   lesion: LesionOptions;
   batchSize: number;
+  /** Overrides the manifest's output.testTimeAugmentation (the extra passes averaged with the plain one). */
+  testTimeAugmentation?: TestTimeAugmentation[];
 }
+
+/** Graph outputs of one batch, by name: data and dims [n, c, h, w]. */
+type BatchOutputs = Record<string, { data: Float32Array; dims: readonly number[] }>;
 
 export interface DetectionResult {
   findings: Findings;
@@ -71,6 +77,11 @@ export class Detector {
   /** The threshold decoding uses for a head: the override or the manifest's. */
   thresholdFor(head: ModelManifest['output']['heads'][number], opts = this.options): number {
     return opts.candidateThreshold ?? head.scoreThreshold;
+  }
+
+  /** The extra passes averaged with the plain one: the override or the manifest's (none by default). */
+  augmentations(opts = this.options): TestTimeAugmentation[] {
+    return opts.testTimeAugmentation ?? this.manifest.output.testTimeAugmentation ?? [];
   }
 
   /** The reported operating point: the override or the manifest's (0: every lesion). */
@@ -122,7 +133,7 @@ export class Detector {
       const input = builder.buildBatch(idx);
       timings.preprocess += performance.now() - t;
       t = performance.now();
-      const out = await this.runBatch(input, idx.length, grid.paddedHeight, grid.paddedWidth);
+      const out = await this.runAugmented(input, idx.length, grid.paddedHeight, grid.paddedWidth, this.augmentations(opts));
       timings.inference += performance.now() - t;
       t = performance.now();
       idx.forEach((p, b) => dets.push(...this.decodeImage(out, b, p, builder.positionsMm[p], outW, outH, grid.width, grid.height, opts)));
@@ -147,12 +158,36 @@ export class Detector {
     return (await this.session.run(feeds)) as Record<string, ort.Tensor>;
   }
 
+  /**
+   * The plain pass plus one pass per test-time augmentation, their heatmaps, sizes and mask averaged in the plain
+   * pass's geometry; offsets come from the plain pass (see test-time-augmentation.ts).
+   */
+  async runAugmented(input: Float32Array, n: number, h: number, w: number, augs: readonly TestTimeAugmentation[]): Promise<BatchOutputs> {
+    const plain = await this.runBatch(input, n, h, w);
+    const out: BatchOutputs = {};
+    for (const [name, t] of Object.entries(plain)) out[name] = { data: t.data as Float32Array, dims: t.dims };
+    if (augs.length === 0) return out;
+    const m = this.manifest;
+    const averaged = [...m.output.heads.flatMap((hd) => [hd.heatmap, hd.size]), ...(m.output.mask ? [m.output.mask] : [])];
+    for (const name of averaged) out[name] = { data: Float32Array.from(out[name].data), dims: out[name].dims };
+    const batch = { data: input, n, channels: m.input.slices, h, w };
+    for (const aug of augs) {
+      const extra = await this.runBatch(transformInput(batch, aug), n, h, w);
+      for (const name of averaged) {
+        const [bn, c, mh, mw] = extra[name].dims;
+        accumulate(out[name].data, untransformOutput({ data: extra[name].data as Float32Array, n: bn, channels: c, h: mh, w: mw }, aug));
+      }
+    }
+    for (const name of averaged) toMean(out[name].data, augs.length + 1);
+    return out;
+  }
+
   async dispose(): Promise<void> {
     await this.session.release();
   }
 
   private decodeImage(
-    out: Record<string, ort.Tensor>,
+    out: BatchOutputs,
     b: number,
     position: number,
     zMm: number,
@@ -168,9 +203,9 @@ export class Detector {
     const proposals: HeadDetection[] = [];
     for (const head of m.output.heads) {
       const C = head.classes.length;
-      const hm = out[head.heatmap].data as Float32Array;
-      const size = out[head.size].data as Float32Array;
-      const off = out[head.offset].data as Float32Array;
+      const hm = out[head.heatmap].data;
+      const size = out[head.size].data;
+      const off = out[head.offset].data;
       const found = decodeHead(
         {
           heatmap: hm.subarray(b * C * plane, (b + 1) * C * plane),
@@ -190,7 +225,7 @@ export class Detector {
         proposals.push({ head: head.name, type: head.classes[d.channel] as LesionType, box, score: d.score });
       }
     }
-    const maskData = m.output.mask ? (out[m.output.mask].data as Float32Array).subarray(b * plane, (b + 1) * plane) : undefined;
+    const maskData = m.output.mask ? out[m.output.mask].data.subarray(b * plane, (b + 1) * plane) : undefined;
     return fuseDetections(proposals, opts.fuseIoU).map((f) => ({
       position,
       zMm,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { LESION_TYPES } from './findings';
 import type { ModelManifest } from './manifest';
+import { TEST_TIME_AUGMENTATIONS } from './test-time-augmentation';
 
 export class ModelError extends Error {
   constructor(message: string) {
@@ -47,6 +48,10 @@ export const manifestSchema = z
       heads: z.array(headSchema).min(1),
       mask: z.string().min(1).optional(),
       lesionScoreThreshold: z.number().min(0).max(1).optional(),
+      testTimeAugmentation: z
+        .array(z.enum(TEST_TIME_AUGMENTATIONS))
+        .refine((a) => new Set(a).size === a.length, 'lists an augmentation twice')
+        .optional(),
     }),
     lesionTypes: z.array(lesionType).min(1),
     training: z.record(z.unknown()).optional(),

@@ -3,6 +3,7 @@
  * network, so that another detector can be dropped in without code changes.
  */
 import type { LesionType } from './findings';
+import type { TestTimeAugmentation } from './test-time-augmentation';
 
 export interface ModelManifest {
   name: string;
@@ -46,6 +47,11 @@ export interface CenterNetOutput {
    * validation seed; config `model.scoreThreshold` and `lens detect --threshold` override it.
    */
   lesionScoreThreshold?: number;
+  /**
+   * Extra passes over mirrored / slice-reversed copies of each batch, averaged with the plain pass (each costs one
+   * more forward pass). Chosen together with lesionScoreThreshold on a validation seed, since it changes the scores.
+   */
+  testTimeAugmentation?: TestTimeAugmentation[];
 }
 
 export interface CenterNetHead {

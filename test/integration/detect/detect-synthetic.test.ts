@@ -16,25 +16,29 @@ const repo = path.resolve(__dirname, '../../..');
 
 describe('shipped model on a synthetic study', () => {
   let dir: string;
+  let study: ReturnType<typeof generateStudy>;
   beforeAll(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-detect-synth-'));
+    // A liver lesion; seed 424242 is outside the training (1-11), validation (2, 7001) and test (9001, 9002) seeds.
+    study = generateStudy(424242, { size: 256, lesions: [1, 1], region: 'abdomen', thickness: 2.5, slices: 60, mix: { lung_nodule: 0, liver_lesion: 1, kidney_cyst: 0, lymph_node: 0, bone_lesion: 0, soft_tissue: 0 } });
+    writeStudyDicom(study, path.join(dir, 'dicom'));
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it('finds the lesion of a one-lesion study', () => {
-    // A liver lesion; seed 424242 is outside the training (1-6) and test (9001) seeds.
-    const study = generateStudy(424242, { size: 256, lesions: [1, 1], region: 'abdomen', thickness: 2.5, slices: 60, mix: { lung_nodule: 0, liver_lesion: 1, kidney_cyst: 0, lymph_node: 0, bone_lesion: 0, soft_tissue: 0 } });
-    expect(study.truth.lesions).toHaveLength(1);
+  /** `lens detect` on the study with the given model folder; the findings and the truth lesion ranked by IoBB. */
+  function detect(out: string, model?: string) {
+    const args = [path.join(repo, 'bin/lens.js'), 'detect', path.join(dir, 'dicom'), '--out', path.join(dir, out), '--no-report', ...(model ? ['--model', model] : [])];
+    execFileSync(process.execPath, args, { cwd: repo, env: { ...process.env, LENS_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const findings = JSON.parse(fs.readFileSync(path.join(dir, out, 'findings.json'), 'utf8')) as Findings;
     const truth = study.truth.lesions[0];
-    writeStudyDicom(study, path.join(dir, 'dicom'));
-    execFileSync(process.execPath, [path.join(repo, 'bin/lens.js'), 'detect', path.join(dir, 'dicom'), '--out', path.join(dir, 'out'), '--no-report'], {
-      cwd: repo,
-      env: { ...process.env, LENS_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const findings = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'findings.json'), 'utf8')) as Findings;
-    expect(findings.studyInstanceUID).toBe(study.volume.studyInstanceUID);
     const scored = findings.lesions.map((l) => ({ l, o: iobb(l.bboxLPS, truth.bboxLPS) })).sort((a, b) => b.o - a.o);
+    return { findings, truth, scored };
+  }
+
+  it('finds the lesion of a one-lesion study', () => {
+    expect(study.truth.lesions).toHaveLength(1);
+    const { findings, truth, scored } = detect('out');
+    expect(findings.studyInstanceUID).toBe(study.volume.studyInstanceUID);
     // eslint-disable-next-line no-console
     console.log(`synthetic ${truth.type} ${truth.diameterMm} mm: ${findings.lesions.length} findings, best IoBB ${scored[0]?.o.toFixed(2)}`);
     expect(scored[0]?.o ?? 0).toBeGreaterThanOrEqual(0.3);
@@ -43,5 +47,28 @@ describe('shipped model on a synthetic study', () => {
     // Long axis within a factor of two of the truth diameter (the model's mask has 6 mm cells).
     expect(hit.longAxisMm).toBeGreaterThan(truth.diameterMm / 2);
     expect(hit.longAxisMm).toBeLessThan(truth.diameterMm * 2);
+  });
+
+  /** A copy of the shipped model whose manifest asks for these augmentations and reports every lesion. */
+  function shippedModelWith(name: string, testTimeAugmentation: string[]): string {
+    const shipped = path.join(repo, 'models/lens-ulb');
+    const manifest = JSON.parse(fs.readFileSync(path.join(shipped, 'model.json'), 'utf8'));
+    const model = path.join(dir, name);
+    fs.mkdirSync(model);
+    fs.writeFileSync(path.join(model, 'model.json'), JSON.stringify({ ...manifest, output: { ...manifest.output, testTimeAugmentation, lesionScoreThreshold: 0 } }));
+    fs.copyFileSync(path.join(shipped, manifest.file), path.join(model, manifest.file));
+    return model;
+  }
+
+  it('with test-time augmentation in the manifest, averages the extra passes and still finds the lesion', () => {
+    // The passes run on real onnxruntime outputs, so a wrong un-mirroring would move or wash out the peak.
+    const plain = detect('out-plain', shippedModelWith('model-plain', []));
+    const tta = detect('out-tta', shippedModelWith('model-tta', ['flipX', 'flipY', 'reverseSlices']));
+    expect(tta.scored[0]?.o ?? 0).toBeGreaterThanOrEqual(0.3);
+    expect(tta.scored[0].l.type).toBe('liver_lesion');
+    // A mirror-consistent model agrees with itself: the averaged score stays near the plain one.
+    expect(Math.abs(tta.scored[0].l.score - plain.scored[0].l.score)).toBeLessThan(0.15);
+    // eslint-disable-next-line no-console
+    console.log(`TTA: best IoBB ${tta.scored[0].o.toFixed(2)} score ${tta.scored[0].l.score.toFixed(3)} (plain ${plain.scored[0].l.score.toFixed(3)}); inference ${tta.findings.timingsMs?.inference} ms vs ${plain.findings.timingsMs?.inference} ms`);
   });
 });

@@ -125,7 +125,20 @@ test('the dashboard shows the processed study with its lesion pictures (headless
     const figures = await page.$$('figure.lesion img');
     expect(figures.length).toBeGreaterThan(0);
     expect(figures.length).toBe(analysed.lesionCount);
-    for (const img of figures) expect(await img.evaluate((el) => (el as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+    // The pictures load lazily: each is brought into view, as a user scrolling the page would, and must then load.
+    for (const img of figures) {
+      await img.scrollIntoViewIfNeeded();
+      const width = await img.evaluate(
+        (el) =>
+          new Promise<number>((resolve) => {
+            const i = el as HTMLImageElement;
+            if (i.complete) return resolve(i.naturalWidth);
+            i.addEventListener('load', () => resolve(i.naturalWidth));
+            i.addEventListener('error', () => resolve(0));
+          }),
+      );
+      expect(width).toBeGreaterThan(0);
+    }
     fs.mkdirSync(path.join(REPO, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: path.join(REPO, 'test-artifacts/service-dashboard-job.png'), fullPage: true });
     await page.goto(`${stack.serviceUrl}/dashboard`);

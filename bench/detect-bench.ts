@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const { findings } = await detector.detect(v);
   const detectS = (performance.now() - t) / 1000;
   console.log(
-    `detect in process: ${v.dims[2]} slices (${builder.positionsMm.length} positions every ${detector.manifest.input.sliceStrideMm} mm) in ${detectS.toFixed(1)} s = ${(v.dims[2] / detectS).toFixed(1)} slices/s; ${findings.lesions.length} findings; timings ${JSON.stringify(findings.timingsMs)}`,
+    `detect in process: ${v.dims[2]} slices (${builder.positionsMm.length} positions every ${detector.manifest.input.sliceStrideMm ?? detector.manifest.input.sliceIntervalMm} mm) in ${detectS.toFixed(1)} s = ${(v.dims[2] / detectS).toFixed(1)} slices/s; ${findings.lesions.length} findings; timings ${JSON.stringify(findings.timingsMs)}`,
   );
   await detector.dispose();
 

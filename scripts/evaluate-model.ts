@@ -20,10 +20,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadDetector } from '../src/detect/detector';
 import type { Findings, TruthStudy } from '../src/detect/findings';
-import { evaluate, iobb, type EvalResult } from '../src/eval/froc';
+import { DEFAULT_EVAL, evaluate, iobb, type EvalResult } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
-import type { Volume } from '../src/dicom/volume';
-import { generateStudy } from '../src/synth/study';
+import { writeTruth } from '../src/synth/write-raw';
+import { testStudy } from './study-cache';
 import { TEST_TIME_AUGMENTATIONS, type TestTimeAugmentation } from '../src/detect/test-time-augmentation';
 
 interface Args {
@@ -94,34 +94,6 @@ function parseTta(s: string): TestTimeAugmentation[] {
   return list as TestTimeAugmentation[];
 }
 
-interface TestStudy {
-  seed: number;
-  name: string;
-  volume: Volume;
-  truth: TruthStudy;
-}
-
-/** The study of this seed, from the cache when there (volume.i16 + study.json), else generated (and cached). */
-function testStudy(seed: number, cache?: string): TestStudy {
-  const dir = cache ? path.join(cache, String(seed)) : undefined;
-  if (dir && fs.existsSync(path.join(dir, 'study.json'))) {
-    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'study.json'), 'utf8')) as Omit<TestStudy, 'volume'> & { volume: Omit<Volume, 'data'> };
-    const buf = fs.readFileSync(path.join(dir, 'volume.i16'));
-    const data = new Int16Array(buf.buffer, buf.byteOffset, buf.byteLength / 2);
-    return { ...meta, volume: { ...meta.volume, data } };
-  }
-  const s = generateStudy(seed);
-  const study: TestStudy = { seed, name: s.name, volume: s.volume, truth: s.truth };
-  if (dir) {
-    fs.mkdirSync(dir, { recursive: true });
-    const { data, ...geometry } = s.volume;
-    fs.writeFileSync(path.join(dir, 'volume.i16'), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    // study.json last: its presence marks a complete entry.
-    fs.writeFileSync(path.join(dir, 'study.json'), JSON.stringify({ seed, name: s.name, truth: s.truth, volume: geometry }));
-  }
-  return study;
-}
-
 function int(s: string, what: string): number {
   const n = Number(s);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a non-negative integer, got ${s}`);
@@ -159,10 +131,10 @@ async function main(): Promise<void> {
     if (args.out) {
       const dir = path.join(args.out, study.name);
       fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'truth.json'), JSON.stringify({ source: `generateStudy(${study.seed})`, boxConvention: 'patient LPS mm', studies: [study.truth] }, null, 1));
+      writeTruth(study, dir);
       fs.writeFileSync(path.join(dir, 'findings.json'), JSON.stringify(f, null, 1));
     }
-    const hit = study.truth.lesions.filter((l) => f.lesions.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= 0.3)).length;
+    const hit = study.truth.lesions.filter((l) => f.lesions.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= DEFAULT_EVAL.iobbThreshold)).length;
     process.stderr.write(`study ${s + 1}/${args.studies} seed ${study.seed}: ${study.volume.dims.join('x')}, ${study.truth.lesions.length} lesions, ${hit} hit by any of ${f.lesions.length} predictions\n`);
   }
   await detector.dispose();
@@ -182,15 +154,15 @@ async function main(): Promise<void> {
 
 /** Where the misses and false positives are, at the 4 FPs/volume operating point. */
 function diagnose(truths: TruthStudy[], findings: Findings[], r: EvalResult): string {
-  const at = r.sensitivityAtFp.find((s) => s.fpPerVolume === 4)?.threshold;
+  const at = r.sensitivityAtFp.find((s) => s.fpPerVolume === DEFAULT_EVAL.perTypeAtFp)?.threshold;
   if (at === undefined || at === null) return 'no operating point at 4 FPs/volume';
   const fpByType = new Map<string, number>();
   const missed: string[] = [];
   truths.forEach((t, i) => {
     const preds = findings[i].lesions.filter((p) => p.score >= at);
-    for (const p of preds) if (!t.lesions.some((l) => iobb(p.bboxLPS, l.bboxLPS) >= 0.3)) fpByType.set(p.type, (fpByType.get(p.type) ?? 0) + 1);
+    for (const p of preds) if (!t.lesions.some((l) => iobb(p.bboxLPS, l.bboxLPS) >= DEFAULT_EVAL.iobbThreshold)) fpByType.set(p.type, (fpByType.get(p.type) ?? 0) + 1);
     for (const l of t.lesions)
-      if (!preds.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= 0.3)) {
+      if (!preds.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= DEFAULT_EVAL.iobbThreshold)) {
         const d = (l as { diameterMm?: number }).diameterMm;
         missed.push(`${l.type}${d !== undefined ? ` ${d}mm` : ''}`);
       }

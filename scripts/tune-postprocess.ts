@@ -20,6 +20,7 @@ import { readManifest } from '../src/detect/load-manifest';
 import { InPlaneGrid } from '../src/detect/preprocess';
 import type { Volume } from '../src/dicom/volume';
 import { evaluate } from '../src/eval/froc';
+import { readCachedStudy } from './study-cache';
 
 type Geometry = Omit<Volume, 'data'>;
 interface Dump {
@@ -51,12 +52,12 @@ async function dump(argv: string[]): Promise<void> {
   const detector = await loadDetector(model, { executionProviders: ['cpu'], threads: 0, batchSize: 4 }, { candidateThreshold: threshold, scoreThreshold: 0 });
   fs.mkdirSync(dir, { recursive: true });
   for (let s = 0; s < studies; s++) {
-    const sd = path.join(cache, String(seed * 1000 + s));
-    const meta = JSON.parse(fs.readFileSync(path.join(sd, 'study.json'), 'utf8')) as { seed: number; truth: TruthStudy; volume: Geometry };
-    const buf = fs.readFileSync(path.join(sd, 'volume.i16'));
-    const volume: Volume = { ...meta.volume, data: new Int16Array(buf.buffer, buf.byteOffset, buf.byteLength / 2) };
-    const { detections } = await detector.detectPositions(volume);
-    const d: Dump = { seed: meta.seed, truth: meta.truth, volume: meta.volume, detections: detections.map(({ mask: _mask, ...rest }) => rest) };
+    const study = readCachedStudy(cache, seed * 1000 + s);
+    if (!study) throw new Error(`no study ${seed * 1000 + s} in ${cache} (fill it with evaluate-model.ts --cache ${cache} --generate-only)`);
+    const { data: _data, ...geometry } = study.volume;
+    const meta = { seed: study.seed, truth: study.truth, volume: geometry };
+    const { detections } = await detector.detectPositions(study.volume);
+    const d: Dump = { ...meta, detections: detections.map(({ mask: _mask, ...rest }) => rest) };
     fs.writeFileSync(path.join(dir, `${meta.seed}.json`), JSON.stringify(d));
     process.stderr.write(`dumped ${s + 1}/${studies} seed ${meta.seed}: ${detections.length} detections\n`);
   }

@@ -213,8 +213,7 @@ def make_targets(lesions: List[LesionBox], z_mm: float, y0: int, x0: int, h: int
         mask[inside] = 1.0
         if not (0 <= ci < ws and 0 <= cj < hs):
             continue
-        if 0 <= ci < ws and 0 <= cj < hs:
-            mask[cj, ci] = 1.0
+        mask[cj, ci] = 1.0
         sigma = max(0.5, 0.12 * math.sqrt(bw * bh) / s)
         g = np.exp(-((gx - ci) ** 2 + (gy - cj) ** 2) / (2 * sigma ** 2))
         np.maximum(hm[les.type_index], g, out=hm[les.type_index])

@@ -2,6 +2,8 @@
 import argparse
 import json
 import os
+import shlex
+import sys
 from typing import Any, Dict, Optional
 
 import torch
@@ -63,8 +65,8 @@ def export(model: LensNet, out_dir: str, version: str, training: Dict[str, Any])
     path = os.path.join(out_dir, 'model.onnx')
     torch.onnx.export(model, dummy, path, input_names=[spec.INPUT_NAME], output_names=names,
                       dynamic_axes=dyn, opset_version=13, do_constant_folding=True)
-    # Keep an existing evaluation (written by D2's scripts/evaluate-model.ts) only if the graph is unchanged: it
-    # never is after a new export, so it is dropped and must be re-measured.
+    # A new export drops any earlier evaluation and operating point: they belong to the old graph and must be
+    # re-measured (scripts/evaluate-model.ts).
     with open(os.path.join(out_dir, 'model.json'), 'w') as f:
         json.dump(manifest(model, version, training), f, indent=2)
         f.write('\n')
@@ -78,20 +80,28 @@ if __name__ == '__main__':
     ap.add_argument('--summary', help="the run's summary.json (train.py), recorded as the manifest's training; "
                     'for exporting a checkpoint kept by --keep-checkpoints other than the run\'s own pick')
     ap.add_argument('--selection', default='', help='why this checkpoint (recorded as training.selection)')
+    ap.add_argument('--record', help='a JSON file of further training.* fields (e.g. models/training/lens-ulb-record.json: '
+                    'the lineage of stages, how to reproduce, the validation sets)')
     a = ap.parse_args()
     training: Dict[str, Any] = {'note': 'untrained weights (interface preview)'}
     if a.checkpoint:
         ck = torch.load(a.checkpoint, map_location='cpu')
         m = build_model(ck.get('arch'))
         m.load_state_dict(ck['model'])
-        training = ck.get('training', training)
+        training = {}
         if a.summary:
             with open(a.summary) as f:
                 training = json.load(f)
-            training['exportedIteration'] = ck['iteration']
-            training['validation2D'] = dict(ck.get('metrics', {}), iteration=ck['iteration'])
+            # The run's own pick (by its small --val set) is not what is exported here.
+            training['runBestIteration'] = training.pop('bestIteration', None)
+        training['exportedIteration'] = ck['iteration']
+        training['validation2D'] = dict(ck.get('metrics', {}), iteration=ck['iteration'])
+        training['exportCommand'] = shlex.join(['/usr/bin/python3'] + sys.argv)
         if a.selection:
             training['selection'] = a.selection
+        if a.record:
+            with open(a.record) as f:
+                training.update(json.load(f))
     else:
         torch.manual_seed(0)
         m = build_model()

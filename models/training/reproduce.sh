@@ -61,7 +61,8 @@ for it in 2000 4000 6000 8000 10000; do
 done
 STAGE4_PICK=${STAGE4_PICK:-10000}
 "$PY" models/training/export.py --checkpoint "$R/stage4/it-$STAGE4_PICK.pt" --out models/lens-ulb --version 0.3.0 \
-  --summary "$R/stage4/summary.json" --selection "iteration $STAGE4_PICK: best average sensitivity on validation seed 7001 among the stage 4 checkpoints"
+  --summary "$R/stage4/summary.json" --record models/training/lens-ulb-record.json \
+  --selection "iteration $STAGE4_PICK: best average sensitivity on validation seed 7001 (90 studies) among the stage 4 checkpoints (docs/model.md lists them with the other candidates compared)"
 
 # The reported operating point (4 FPs per volume) is chosen on validation seed 7001, then the model is evaluated
 # once on the held-out seed 9001 (the result written into the manifest) and once on the fresh held-out seed 9002.

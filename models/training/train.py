@@ -10,6 +10,7 @@ import json
 import math
 import os
 import random
+import shlex
 import sys
 import time
 from dataclasses import replace
@@ -361,9 +362,9 @@ def main():
         'trainingStudies': len(train), 'trainingLesions': n_les, 'lesionsPerType': counts,
         'validationStudies': len(val), 'labels': 'all lesions of the synthetic studies (fully labeled; '
         'the LENS partial-label training comes later)',
-        'command': ' '.join(['/usr/bin/python3'] + sys.argv),
+        'command': shlex.join(['/usr/bin/python3'] + sys.argv),
         'run': run, 'bestIteration': ck['iteration'], 'validation2D': best_metrics,
-        'wallTimeMin': round(train_s / 60, 1), 'machine': 'CPU, 2 threads (torch %s)' % torch.__version__,
+        'wallTimeMin': round(train_s / 60, 1), 'machine': f'CPU, {os.cpu_count()} cores, {a.threads} torch thread(s) (torch {torch.__version__})',
     }
     export(model, a.out, a.version, training)
     with open(os.path.join(a.runs, 'summary.json'), 'w') as f:

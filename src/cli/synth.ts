@@ -69,7 +69,7 @@ export function register(program: Command): void {
           // eslint-disable-next-line @typescript-eslint/no-require-imports
           const { writeStudyDicom } = require('../synth/write-dicom') as typeof import('../synth/write-dicom');
           writeStudyDicom(study, join(dir, 'dicom'));
-          writeTruth(study, dir);
+          if (o.format === 'dicom') writeTruth(study, dir); // writeStudyRaw already wrote it for 'both'
         }
         if (o.preview) {
           // eslint-disable-next-line @typescript-eslint/no-require-imports

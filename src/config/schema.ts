@@ -89,7 +89,6 @@ export const configSchema = z
         executionProviders: z.array(z.enum(['cuda', 'cpu'])).default(['cpu']),
         threads: z.number().int().min(0).default(0),
         batchSize: z.number().int().positive().default(4),
-        /** Overrides the manifest's per-head threshold when set. */
         /** Report lesions scoring at least this (overrides the manifest's lesionScoreThreshold). */
         scoreThreshold: z.number().min(0).max(1).optional(),
       })

@@ -94,11 +94,7 @@ export class Detector {
     const m = this.manifest;
     const { detections, grid, timings } = await this.detectPositions(volume, opts);
     const t = performance.now();
-    const assembled = this.assemble(detections, volume, grid, opts);
-    // Lesions are numbered in descending score order, so the cut keeps ids 1..n contiguous.
-    const cut = this.lesionThreshold(opts);
-    const lesions = assembled.lesions.filter((l) => l.score >= cut);
-    const masks = new Map([...assembled.masks].filter(([id]) => lesions.some((l) => l.id === id)));
+    const { lesions, masks } = this.assemble(detections, volume, grid, opts, this.lesionThreshold(opts));
     timings.postprocess += performance.now() - t;
     const findings: Findings = {
       studyInstanceUID: volume.studyInstanceUID,
@@ -148,8 +144,9 @@ export class Detector {
     volume: AssembleContext['volume'],
     grid: StackBuilder['grid'],
     opts: Pick<DetectOptions, 'link' | 'lesion'> = this.options,
+    minScore = 0,
   ): { lesions: Lesion[]; masks: Map<number, LesionMask> } {
-    return assembleLesions(detections, volume, grid, this.manifest, opts);
+    return assembleLesions(detections, volume, grid, this.manifest, opts, minScore);
   }
 
   /** One inference call on a prepared batch [n, slices, h, w]; outputs keyed by graph name. */
@@ -245,12 +242,14 @@ export function assembleLesions(
   grid: StackBuilder['grid'],
   m: ModelManifest,
   opts: Pick<DetectOptions, 'link' | 'lesion'>,
+  minScore = 0,
 ): { lesions: Lesion[]; masks: Map<number, LesionMask> } {
   const chains = linkDetections(detections, opts.link);
   return chainsToLesions(
     chains,
     { volume, grid, strideMm: m.input.sliceStrideMm ?? m.input.sliceIntervalMm, model: { name: m.name, version: m.version } },
     opts.lesion,
+    minScore,
   );
 }
 

@@ -97,10 +97,16 @@ export interface AssembleContext {
   model: { name: string; version: string };
 }
 
+/**
+ * Chains -> lesions numbered 1..n in descending score order. Only lesions whose reported (rounded) score reaches
+ * `minScore` are assembled: masks and measurements cost per lesion, and most chains of a low candidate threshold
+ * fall below the operating point. Suppression runs before the cut, so the cut never changes who survives it.
+ */
 export function chainsToLesions(
   chains: readonly Chain<PositionedDetection>[],
   ctx: AssembleContext,
   opts: LesionOptions = DEFAULT_LESION_OPTIONS,
+  minScore = 0,
 ): { lesions: Lesion[]; masks: Map<number, LesionMask> } {
   const geo = { pixelMm: ctx.grid.pixelSpacingMm, strideMm: ctx.strideMm };
   const scored = chains
@@ -111,7 +117,7 @@ export function chainsToLesions(
   for (const d of scored) if (!drafts.some((k) => iobb(d.box, k.box) >= opts.nmsIoBB)) drafts.push(d);
   const lesions: Lesion[] = [];
   const masks = new Map<number, LesionMask>();
-  drafts.forEach(({ chain, score }, n) => {
+  drafts.filter((d) => round(d.score, 4) >= minScore).forEach(({ chain, score }, n) => {
     const id = n + 1;
     const { lesion, mask } = assembleLesion(chain, score, id, ctx, opts);
     lesions.push(lesion);

@@ -5,7 +5,7 @@
  * neighbouring slices is the classifier hesitating, not a second lesion). Assignment is greedy by overlap, one
  * detection per chain per position.
  */
-import { centreDistance, iou2d, type Box2D } from './box2d';
+import { area2d, centreDistance, iou2d, type Box2D } from './box2d';
 import type { LesionType } from './findings';
 
 export interface SliceDetection {
@@ -80,16 +80,12 @@ export function linkDetections<D extends SliceDetection>(dets: readonly D[], opt
 /** > 0 when the two may be linked; larger is a better match. Closer positions win ties through a small bonus. */
 export function linkAffinity(prev: SliceDetection, det: SliceDetection, opts: LinkOptions): number {
   const iou = iou2d(prev.box, det.box);
-  const size = (Math.sqrt(area(prev.box)) + Math.sqrt(area(det.box))) / 2;
+  const size = (Math.sqrt(area2d(prev.box)) + Math.sqrt(area2d(det.box))) / 2;
   const close = size > 0 && centreDistance(prev.box, det.box) <= opts.linkCentreFraction * size;
   if (iou < opts.linkIoU && !close) return 0;
   if (prev.type !== det.type && iou < opts.typeFlipIoU) return 0;
   const gapPenalty = (det.position - prev.position - 1) * 0.005;
   return Math.max(iou, 0.01) + (prev.type === det.type ? 0.001 : 0) - gapPenalty;
-}
-
-function area(b: Box2D): number {
-  return Math.max(0, b[2] - b[0]) * Math.max(0, b[3] - b[1]);
 }
 
 function last<D>(c: Chain<D & SliceDetection>): D {

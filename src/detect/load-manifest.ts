@@ -95,13 +95,6 @@ export function readManifest(dir: string): { manifest: ModelManifest; manifestPa
   return { manifest, manifestPath, onnxPath };
 }
 
-/** Graph outputs the manifest expects, in a stable order. */
-export function expectedOutputs(m: ModelManifest): string[] {
-  const out = m.output.heads.flatMap((h) => [h.heatmap, h.size, h.offset]);
-  if (m.output.mask) out.push(m.output.mask);
-  return out;
-}
-
 /** A graph value as onnxruntime reports it: name and, when declared, shape (numbers or symbolic names). */
 export interface GraphValue {
   name: string;

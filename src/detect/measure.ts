@@ -69,7 +69,7 @@ export function largestComponent(img: BinaryImage): BinaryImage | null {
  * Long and short axis in mm of a (single-component) mask with pixel spacing sx (columns) and sy (rows). Pixels
  * count with their full extent: the long axis is the diameter of the convex hull of the pixels' corners.
  */
-export function axesFromMask(img: BinaryImage, sx: number, sy: number): Axes & { longEnds: [[number, number], [number, number]] } {
+export function axesFromMask(img: BinaryImage, sx: number, sy: number): Axes {
   const { data, width, height } = img;
   const corners: [number, number][] = [];
   const centres: [number, number][] = [];
@@ -81,7 +81,7 @@ export function axesFromMask(img: BinaryImage, sx: number, sy: number): Axes & {
       if (boundary) for (const [cx, cy] of [[-0.5, -0.5], [0.5, -0.5], [-0.5, 0.5], [0.5, 0.5]]) corners.push([(x + cx) * sx, (y + cy) * sy]);
     }
   }
-  if (!centres.length) return { longMm: 0, shortMm: 0, longEnds: [[0, 0], [0, 0]] };
+  if (!centres.length) return { longMm: 0, shortMm: 0 };
   const hull = convexHull(corners);
   let longMm = 0;
   let ends: [[number, number], [number, number]] = [hull[0], hull[0]];
@@ -111,7 +111,7 @@ export function axesFromMask(img: BinaryImage, sx: number, sy: number): Axes & {
   const pixelExtent = Math.abs(vx) * sx + Math.abs(vy) * sy;
   let shortMm = 0;
   for (const [t, l] of lo) shortMm = Math.max(shortMm, hi.get(t)! - l + pixelExtent);
-  return { longMm, shortMm: Math.min(shortMm, longMm), longEnds: ends };
+  return { longMm, shortMm: Math.min(shortMm, longMm) };
 }
 
 /** Andrew's monotone chain; returns the hull in counter-clockwise order without repeating the first point. */

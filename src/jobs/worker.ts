@@ -29,7 +29,6 @@ export class WorkerPool {
   private running = false;
   private loops: Promise<void>[] = [];
   private wakers = new Set<() => void>();
-  private active = new Set<number>();
 
   constructor(private readonly o: WorkerPoolOptions) {
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -45,10 +44,6 @@ export class WorkerPool {
   /** Look for work now (after an enqueue). */
   wake(): void {
     for (const w of [...this.wakers]) w();
-  }
-
-  get activeJobs(): number[] {
-    return [...this.active];
   }
 
   /** Stops claiming; waits up to `graceMs` for running jobs (unfinished ones are taken over after their lease). */
@@ -89,7 +84,6 @@ export class WorkerPool {
   private async execute(job: Job): Promise<void> {
     const { store, leaseMs } = this.o;
     let lost = false;
-    this.active.add(job.id);
     const renew = setInterval(() => {
       try {
         if (!store.renewLease(job.id, this.owner, leaseMs)) lost = true;
@@ -113,7 +107,6 @@ export class WorkerPool {
       else log.error('job crashed', { jobId: job.id, error: (e as Error).message });
     } finally {
       clearInterval(renew);
-      this.active.delete(job.id);
     }
   }
 }

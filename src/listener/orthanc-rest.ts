@@ -1,15 +1,10 @@
 /** Minimal access to Orthanc's own REST API (the change feed and study lookup), with the configured auth. */
 import type { AuthConfig } from '../config/schema';
+import { authHeaders } from '../pacs/dicomweb';
 
 export interface OrthancRestConfig {
   url: string;
   auth: AuthConfig;
-}
-
-export function authHeaders(auth: AuthConfig): Record<string, string> {
-  if (auth.type === 'basic') return { Authorization: `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}` };
-  if (auth.type === 'bearer') return { Authorization: `Bearer ${auth.token}` };
-  return {};
 }
 
 export class OrthancRestError extends Error {

@@ -8,7 +8,6 @@ import type { OrthancOptions } from '../pacs/orthanc-process';
 
 const REPO = path.resolve(__dirname, '../..');
 export const LENS_ORTHANC_CONFIG = path.join(REPO, 'orthanc/lens.json');
-export const PUSH_SCRIPT = path.join(REPO, 'plugin/lens-push.lua');
 
 export interface LensOrthancOptions {
   /** The service's base URL, e.g. http://127.0.0.1:8700 */

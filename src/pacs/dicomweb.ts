@@ -272,7 +272,8 @@ export function transferSyntaxFrom(contentType: string | null | undefined): stri
 function asArray(v: unknown): DicomJson[] {
   // dicomweb-client resolves an empty answer (204) as [] and a JSON parse failure as null.
   if (v === null || v === undefined || v === '') return [];
-  if (!Array.isArray(v)) throw new Error(`unexpected DICOMweb answer: ${bodyExcerpt(v)}`);
+  // Only the shape: a non-array answer may be a whole dataset, and this message reaches logs and the dashboard.
+  if (!Array.isArray(v)) throw new Error(`unexpected DICOMweb answer: ${typeof v}${typeof v === 'string' ? ` of ${v.length} characters` : ''}, expected a JSON array`);
   return v as DicomJson[];
 }
 

@@ -2,6 +2,7 @@
  * Recognising lens-pacs's own outputs in a study. Storing our SR and SEG makes the study unstable again, so
  * Orthanc announces it as a new StableStudy: the pipeline must see that the study only changed by our write.
  */
+import { MANUFACTURER } from '../report/imaging-measurement-report';
 
 /** What QIDO-RS tells about one series of a study (no pixel data, no patient data). */
 export interface SeriesSummary {
@@ -12,17 +13,15 @@ export interface SeriesSummary {
   numberOfInstances?: number;
 }
 
-/** Manufacturer written into every object lens-pacs produces. */
-export const OWN_MANUFACTURER = 'lens-pacs';
 const OUTPUT_MODALITIES = new Set(['SR', 'SEG']);
 
 /** Why a series is one of our outputs, or undefined when it is not. */
 export function ownOutputReason(s: SeriesSummary): string | undefined {
   const modality = (s.modality ?? '').toUpperCase();
   if (!OUTPUT_MODALITIES.has(modality)) return undefined;
-  if ((s.manufacturer ?? '').toLowerCase().includes(OWN_MANUFACTURER)) return `${modality} series ${s.seriesInstanceUID} made by ${OWN_MANUFACTURER} (Manufacturer)`;
+  if ((s.manufacturer ?? '').toLowerCase().includes(MANUFACTURER)) return `${modality} series ${s.seriesInstanceUID} made by ${MANUFACTURER} (Manufacturer)`;
   if (/lens-pacs|\blens\b/i.test(s.seriesDescription ?? ''))
-    return `${modality} series ${s.seriesInstanceUID} made by ${OWN_MANUFACTURER} (SeriesDescription '${s.seriesDescription}')`;
+    return `${modality} series ${s.seriesInstanceUID} made by ${MANUFACTURER} (SeriesDescription '${s.seriesDescription}')`;
   return undefined;
 }
 

@@ -8,9 +8,6 @@ import { hash32, standardNormalTable } from './rng';
 import type { SliceShape } from './shapes';
 import { T } from './tissues';
 
-/** Set LENS_SYNTH_PROFILE=1 to print the time spent per layer name (development aid). */
-export const PROFILE: Map<string, number> | undefined = process.env.LENS_SYNTH_PROFILE ? new Map() : undefined;
-
 /** Pixel (i, j) of every slice lies at phantom (x0 + i * ps, y0 + j * ps). */
 export interface Grid {
   cols: number;
@@ -70,11 +67,7 @@ export function paintSlice(layers: Layer[], p: RenderParams, s: number, k: numbe
   const nsub = p.thickness > 1.5 ? Math.min(5, Math.ceil(p.thickness / 1.25)) : 1;
   const subS: number[] = [];
   for (let m = 0; m < nsub; m++) subS.push(s - half + (p.thickness * (m + 0.5)) / nsub);
-  for (const layer of layers) {
-    const t0 = PROFILE ? performance.now() : 0;
-    paintLayer(layer);
-    if (PROFILE) PROFILE.set(layer.name, (PROFILE.get(layer.name) ?? 0) + performance.now() - t0);
-  }
+  for (const layer of layers) paintLayer(layer);
   function paintLayer(layer: Layer): void {
     const sh = layer.shape;
     if (s + half < sh.s0 || s - half > sh.s1) return;

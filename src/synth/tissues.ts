@@ -37,8 +37,6 @@ export const T = {
 } as const;
 export type Tissue = (typeof T)[keyof typeof T];
 
-export const TISSUE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(T).map(([k, v]) => [v, k]));
-
 /** A lookup table of allowed underlying tissues for a restricted layer. */
 export function tissueSet(...tissues: number[]): Uint8Array {
   const t = new Uint8Array(256);

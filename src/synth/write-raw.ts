@@ -1,16 +1,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { TruthFile } from '../detect/findings';
+import type { TruthFile, TruthStudy } from '../detect/findings';
 import type { SynthStudy } from './study';
 
 export const TRUTH_BOX_CONVENTION = 'patient LPS mm [xmin,ymin,zmin,xmax,ymax,zmax] of the voxels a lesion covers (voxel edges: +-half a pixel in plane, +-half a slice along z)';
 
 /** truth.json of one study (the shape of shared/data/ct/lung-dx-a0001/truth.json). */
-export function truthFile(study: SynthStudy): TruthFile {
+export function truthFile(study: { seed: number; truth: TruthStudy }): TruthFile {
   return { source: `lens-pacs synth seed ${study.seed}`, boxConvention: TRUTH_BOX_CONVENTION, studies: [study.truth] };
 }
 
-export function writeTruth(study: SynthStudy, dir: string): void {
+export function writeTruth(study: { seed: number; truth: TruthStudy }, dir: string): void {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'truth.json'), JSON.stringify(truthFile(study), null, 1) + '\n');
 }

@@ -39,7 +39,8 @@ describe('lens detect on real CT', () => {
     expect(Object.keys(f.timingsMs)).toEqual(expect.arrayContaining(['load', 'preprocess', 'inference', 'postprocess']));
     const hits = f.lesions.filter((l) => iobb(l.bboxLPS, tumour) >= 0.3);
     // eslint-disable-next-line no-console
-    console.log(`lung-dx-a0001: ${f.lesions.length} findings, ${hits.length} on the tumour (best IoBB ${Math.max(0, ...f.lesions.map((l) => iobb(l.bboxLPS, tumour))).toFixed(2)}), ${f.lesions.length - hits.length} others`);
+    const rank = f.lesions.findIndex((l) => iobb(l.bboxLPS, tumour) >= 0.3) + 1; // findings are in descending score order
+    console.log(`lung-dx-a0001: ${f.lesions.length} findings, ${hits.length} on the tumour (best IoBB ${Math.max(0, ...f.lesions.map((l) => iobb(l.bboxLPS, tumour))).toFixed(2)}, first at rank ${rank}), ${f.lesions.length - hits.length} others`);
     expect(hits.length).toBeGreaterThan(0);
     for (const l of f.lesions) {
       expect(l.bboxLPS[3]).toBeGreaterThan(l.bboxLPS[0]);

@@ -73,6 +73,15 @@ describe('chainsToLesions', () => {
     expect(new Set(lesions.map((l) => l.trackingUid)).size).toBe(2);
   });
 
+  it('assembles only lesions reaching the reported cut, keeping ids 1..n in score order', () => {
+    const strong: Chain<PositionedDetection> = { detections: [d(20, [40, 40, 45, 45], 0.95)] };
+    const weak: Chain<PositionedDetection> = { detections: [d(30, [30, 30, 35, 35], 0.35)] };
+    const all = chainsToLesions([chain, weak, strong], ctx(), { ...DEFAULT_LESION_OPTIONS, chainScore: 'max' }).lesions;
+    const cut = chainsToLesions([chain, weak, strong], ctx(), { ...DEFAULT_LESION_OPTIONS, chainScore: 'max' }, 0.9);
+    expect(all.map((l) => l.score)).toEqual([0.95, 0.9, 0.35]);
+    expect(cut.lesions).toEqual(all.slice(0, 2));
+  });
+
   it('measures on the mask when the model has one: axes, per-slice masks on the original series, volume', () => {
     // Mask at stride 4 over input pixels: a square of cells (2..4) x (2..4) = input pixels ~8..19.5 -> original 16..39
     const cells = 10;

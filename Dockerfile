@@ -10,8 +10,10 @@ COPY plugin /app/plugin
 COPY orthanc /app/orthanc
 COPY tsconfig.json /app/
 
+# Node 20: package.json engines, CI and the README's setup run the same major version.
 FROM node:20-bookworm AS cpu
 WORKDIR /app
+# skip: onnxruntime-node bundles the CPU provider; without it, its install script downloads the CUDA one.
 ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc* ./
 RUN npm ci --omit=dev --no-audit --no-fund

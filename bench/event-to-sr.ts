@@ -44,13 +44,13 @@ async function main(): Promise<void> {
     const sent = Date.now();
     let job;
     for (;;) {
-      job = service.store.list({ limit: 5 }).find((j) => j.state === 'succeeded' || j.state === 'failed' || j.state === 'dead');
+      job = (await service.store.list({ limit: 5 })).find((j) => j.state === 'succeeded' || j.state === 'failed' || j.state === 'dead');
       if (job) break;
       if (Date.now() - sent > 600000) throw new Error('no result within 10 min');
       await new Promise((r) => setTimeout(r, 200));
     }
     if (job.state !== 'succeeded') throw new Error(`job ${job.id} ${job.state}: ${job.lastError}`);
-    const journey = service.store.journey(job.id);
+    const journey = await service.store.journey(job.id);
     const storedAt = journey.find((e) => e.event === 'stored')!.at;
     const t = job.timingsMs ?? {};
     const line = (k: string, v: number) => console.log(`  ${k.padEnd(34)} ${(v / 1000).toFixed(2).padStart(7)} s`);

@@ -1,5 +1,5 @@
 /**
- * Measures the shipped model on the held-out synthetic test set (design.md §3 protocol) and, with
+ * Measures the shipped model on the held-out synthetic test set (docs/contracts.md#evaluation-protocol) and, with
  * --write-manifest, records the result in the model's manifest (`evaluation`).
  *
  *   node -r tsx/cjs scripts/evaluate-model.ts [--studies 50] [--seed 9001] [--model models/lens-ulb]
@@ -180,7 +180,7 @@ function writeEvaluation(args: Args, r: EvalResult, machine: Record<string, unkn
   if (JSON.stringify(tta) !== JSON.stringify(raw.output.testTimeAugmentation ?? []))
     throw new Error(`--write-manifest measures the manifest's test-time augmentation (${(raw.output.testTimeAugmentation ?? []).join(', ') || 'none'}); drop --tta`);
   const evaluation = {
-    protocol: 'design.md §3: 3D boxes, hit when IoBB >= 0.3, sensitivity at 0.125-8 FPs per volume',
+    protocol: 'docs/contracts.md#evaluation-protocol: 3D boxes, hit when IoBB >= 0.3, sensitivity at 0.125-8 FPs per volume',
     testSet: { generator: 'src/synth generateStudy, default options (all lesion types)', seed: args.seed, studies: r.volumes, lesions: r.lesions, studySeeds: `${args.seed}*1000+s` },
     decodeThreshold: args.threshold,
     testTimeAugmentation: tta,

@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Node 20 or later (package.json engines; the Dockerfile's node:20 image; Debian 12's own nodejs is 18).
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "setup: lens-pacs needs Node >= 20 (package.json engines), found $(node -v 2>/dev/null || echo none)" >&2
+  exit 1
+fi
+
 need_apt=()
 command -v Orthanc >/dev/null          || need_apt+=(orthanc)
 [ -f /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || need_apt+=(orthanc-dicomweb)
@@ -27,6 +34,8 @@ fi
 stamp=node_modules/.lens-setup-stamp
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
   echo "setup: installing npm packages"
+  # onnxruntime-node bundles the CPU provider; without this its install script downloads the CUDA provider from
+  # NuGet on linux x64 (and fails where only the npm registry is reachable). The GPU image sets cuda12 instead.
   export ONNXRUNTIME_NODE_INSTALL=skip
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
   touch "$stamp"

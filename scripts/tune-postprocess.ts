@@ -7,7 +7,8 @@
  * --dump runs the network once per study of an evaluate-model.ts cache (fill it with `evaluate-model.ts --cache CACHE
  * --generate-only`) and stores the fused per-position detections (without mask crops: the 3D boxes that the FROC
  * scores do not depend on the masks), the volume geometry and the truth. --replay assembles lesions from them with
- * each --options (merged over the detector's defaults) and prints the design.md §3 FROC of each.
+ * each --options (merged over the detector's defaults) and prints the FROC of each
+ * (docs/contracts.md#evaluation-protocol).
  * Tune only on a seed that is neither trained nor tested on (e.g. 7001), never on the test seed 9001.
  */
 import fs from 'node:fs';

@@ -3,7 +3,7 @@
  */
 import { Command } from 'commander';
 import { UserError } from './cli/errors';
-import { ConfigError } from './config/load';
+import { classifyError } from './errors';
 
 const SUBCOMMANDS = ['inspect', 'synth', 'detect', 'eval', 'doctor', 'serve', 'demo', 'harvest'] as const;
 
@@ -25,12 +25,20 @@ export async function main(argv: string[]): Promise<number> {
     await buildProgram().parseAsync(argv);
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (e) {
-    if (e instanceof UserError || e instanceof ConfigError) {
-      process.stderr.write(`lens: ${e.message}\n`);
-      return e instanceof UserError ? e.exitCode : 2;
-    }
-    process.stderr.write(`lens: unexpected error: ${(e as Error)?.message ?? e}\n`);
-    if (process.env.LENS_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
-    return 1;
+    return reportFailure(e);
   }
+}
+
+/**
+ * Every command fails the same way: a failure about the user's data, configuration or PACS is one clear line
+ * (exit 2, or the UserError's own status); a bug prints its stack trace (exit 1) so that it can be reported.
+ */
+export function reportFailure(e: unknown): number {
+  const c = classifyError(e);
+  if (!c.bug) {
+    process.stderr.write(`lens: ${c.message}\n`);
+    return e instanceof UserError ? e.exitCode : 2;
+  }
+  process.stderr.write(`lens: unexpected error (a bug in lens): ${(e as Error)?.stack ?? c.message}\n`);
+  return 1;
 }

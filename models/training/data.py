@@ -1,10 +1,11 @@
-"""Training data from `lens synth --format raw` studies: the preprocessing of CONTRACTS.md ("D1 <-> D2") and the
+"""Training data from `lens synth --format raw` studies: the preprocessing of docs/contracts.md#preprocessing and the
 CenterNet targets.
 
 A raw study folder holds volume.i16 (Int16 LE HU, index k*rows*cols + j*cols + i), volume.json
 {dims:[cols,rows,slices], spacing:[sx,sy,sz], origin, direction:{row,column,normal}} and truth.json (TruthFile).
 
-Preprocessing, identical to the TypeScript runtime (src/detect):
+Preprocessing, identical to the TypeScript runtime (src/detect/preprocess.ts; test/integration/training/
+preprocess-parity.test.ts compares the two):
 1. in-plane bilinear resampling to spec.PIXEL_SPACING_MM along the image axes: output pixel u samples the source
    at i = u * s / sx (pixel centres of index 0 coincide), clamped at the edges; output width floor((cols-1)*sx/s)+1;
 2. channel c of the stack at z (mm along the normal from slice 0) is the slice at z + (c-k)*interval, linearly
@@ -64,21 +65,34 @@ def read_raw_volume(folder: str) -> Tuple[np.ndarray, dict]:
     return data.reshape(slices, rows, cols), meta
 
 
+# Names the resampling arithmetic in cache file names (load_study); change it whenever resample_inplane's output can.
+RESAMPLING = 'r2'
+
+
 def resample_inplane(vol: np.ndarray, sx: float, sy: float, s: float = spec.PIXEL_SPACING_MM) -> np.ndarray:
-    """Bilinear, pixel-centre aligned at index 0, clamped; works slice by slice to bound memory."""
+    """Bilinear, pixel-centre aligned at index 0, clamped; works slice by slice to bound memory.
+
+    The arithmetic is src/detect/preprocess.ts resampleSlice's, step for step (float32 weights, float64 sums,
+    along x then y, ties rounded up like Math.round), so that both give the same whole HU: numpy's round-half-to-
+    even and float32 sums differed from it by 1 HU on up to a quarter of the pixels (test/integration/training/
+    preprocess-parity.test.ts). The 1e-9 keeps the width of preprocess.ts InPlaneGrid when (cols-1)*sx/s is a
+    whole number computed a hair below it."""
     slices, rows, cols = vol.shape
-    w = int(math.floor((cols - 1) * sx / s)) + 1
-    h = int(math.floor((rows - 1) * sy / s)) + 1
+    w = int(math.floor((cols - 1) * sx / s + 1e-9)) + 1
+    h = int(math.floor((rows - 1) * sy / s + 1e-9)) + 1
     xi = np.minimum(np.arange(w) * (s / sx), cols - 1)
     yi = np.minimum(np.arange(h) * (s / sy), rows - 1)
-    x0 = np.floor(xi).astype(np.int64); x1 = np.minimum(x0 + 1, cols - 1); fx = (xi - x0).astype(np.float32)
-    y0 = np.floor(yi).astype(np.int64); y1 = np.minimum(y0 + 1, rows - 1); fy = (yi - y0).astype(np.float32)
+    x0 = np.floor(xi).astype(np.int64); x1 = np.minimum(x0 + 1, cols - 1)
+    y0 = np.floor(yi).astype(np.int64); y1 = np.minimum(y0 + 1, rows - 1)
+    fx = (xi - x0).astype(np.float32).astype(np.float64)[None, :]
+    fy = (yi - y0).astype(np.float32).astype(np.float64)[:, None]
     out = np.empty((slices, h, w), dtype=np.int16)
     for k in range(slices):
-        a = vol[k].astype(np.float32)
-        r = a[y0] * (1 - fy)[:, None] + a[y1] * fy[:, None]
-        r = r[:, x0] * (1 - fx)[None, :] + r[:, x1] * fx[None, :]
-        out[k] = np.round(r).astype(np.int16)
+        a = vol[k].astype(np.float64)
+        r0, r1 = a[y0], a[y1]
+        top = r0[:, x0] + (r0[:, x1] - r0[:, x0]) * fx
+        bot = r1[:, x0] + (r1[:, x1] - r1[:, x0]) * fx
+        out[k] = np.floor(top + (bot - top) * fy + 0.5).astype(np.int16)
     return out
 
 
@@ -121,7 +135,9 @@ def load_study(folder: str, cache_dir: Optional[str] = None) -> Study:
     name = os.path.basename(os.path.normpath(folder))
     vol, meta = read_raw_volume(folder)
     sx, sy, sz = meta['spacing']
-    cache = os.path.join(cache_dir, name + f'_{spec.PIXEL_SPACING_MM}.npy') if cache_dir else None
+    # The cache name says which resampling made it: caches written before it matched the runtime's rounding
+    # (no suffix) are not reused.
+    cache = os.path.join(cache_dir, name + f'_{spec.PIXEL_SPACING_MM}_{RESAMPLING}.npy') if cache_dir else None
     if cache and os.path.exists(cache):
         res = np.load(cache, mmap_mode='r')
     else:

@@ -10,6 +10,7 @@ import torch
 
 import spec
 from lensnet import LensNet
+from provenance import git_record
 
 
 def build_model(arch: Optional[Dict[str, Any]] = None) -> LensNet:
@@ -94,7 +95,11 @@ if __name__ == '__main__':
                 training = json.load(f)
             # The run's own pick (by its small --val set) is not what is exported here.
             training['runBestIteration'] = training.pop('bestIteration', None)
+        # The code and data the weights were trained from (train.py saves them in every checkpoint; checkpoints
+        # written before it did have none, and nothing is guessed for them).
+        training.update({k: v for k, v in ck.get('provenance', {}).items() if k not in training})
         training['exportedIteration'] = ck['iteration']
+        training['exportGit'] = git_record()
         training['validation2D'] = dict(ck.get('metrics', {}), iteration=ck['iteration'])
         training['exportCommand'] = shlex.join(['/usr/bin/python3'] + sys.argv)
         if a.selection:

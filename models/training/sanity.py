@@ -1,6 +1,6 @@
 """Python sanity check of a trained checkpoint on whole raw volumes: runs the 2.5D stacks every sliceStrideMm,
 decodes heatmap peaks, links them into 3D boxes (a simple stand-in for src/detect's linking) and scores them
-with the design.md §3 protocol (IoBB >= 0.3, sensitivity at 0.125..8 FPs per volume).
+with the protocol of docs/contracts.md#evaluation-protocol (IoBB >= 0.3, sensitivity at 0.125..8 FPs per volume).
 
     /usr/bin/python3 models/training/sanity.py --checkpoint models/training/runs/best.pt --data DIR [--max 10]
 
@@ -110,7 +110,7 @@ def iobb(pred, gt):
 
 
 def froc(results, with_thresholds=False):
-    """results: per volume (detections [(score, cls, box)], truth boxes [(type, box)]). design.md §3."""
+    """results: per volume (detections [(score, cls, box)], truth boxes [(type, box)]). docs/contracts.md#evaluation-protocol."""
     allc = []
     n_gt = 0
     for dets, gts in results:

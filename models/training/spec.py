@@ -1,4 +1,4 @@
-"""The model I/O contract (CONTRACTS.md "D1 <-> D2", src/detect/manifest.ts): one place for the constants that
+"""The model I/O contract (docs/contracts.md#preprocessing, src/detect/manifest.ts): one place for the constants that
 the Python preprocessing and the exported manifest share, so the two cannot drift apart."""
 
 # Order of src/detect/findings.ts LESION_TYPES: the heatmap channel order of the universal head.

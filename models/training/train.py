@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spec  # noqa: E402
+from provenance import dataset_record, file_sha256, git_record  # noqa: E402
 from data import MIN_FRAC, LesionBox, Study, lesion_on_slice, list_studies, load_study, make_targets, stack_at  # noqa: E402
 from export import build_model, export  # noqa: E402
 
@@ -255,11 +256,13 @@ def main():
     ap.add_argument('--val-every', type=int, default=500)
     ap.add_argument('--log-every', type=int, default=50)
     ap.add_argument('--stop-at', type=int, default=0, help='stop after this iteration (the lr schedule still spans --iters)')
-    ap.add_argument('--max-minutes', type=float, default=0, help='stop (validate, export the best) after this much training time')
+    ap.add_argument('--max-minutes', type=float, default=0, help='a safety limit: abort with an error (exit 3, nothing '
+                    'exported) when training takes longer. It never decides what is exported: a run stops only at '
+                    '--iters or --stop-at, so the same command gives the same model on a slower machine')
     ap.add_argument('--threads', type=int, default=1, help='torch threads (1: 2 threads on a shared 2-core machine ran 5x slower)')
     ap.add_argument('--version', default='0.1.0')
     ap.add_argument('--val-3d', action='store_true', help='select the best checkpoint by the 3D average sensitivity '
-                    '(design.md §3, sanity.py linking) on the validation volumes instead of the 2D proxy')
+                    '(docs/contracts.md#evaluation-protocol, sanity.py linking) on the validation volumes instead of the 2D proxy')
     ap.add_argument('--augment', action='store_true', help='random flips and HU gain/offset')
     ap.add_argument('--keep-checkpoints', action='store_true', help='also save every validated checkpoint as '
                     '<runs>/it-<N>.pt, so that candidates can be compared on a larger validation seed than --val')
@@ -280,12 +283,18 @@ def main():
     os.makedirs(a.runs, exist_ok=True)
     t_start = time.time()
 
-    train_dirs = [d for t in a.train.split(',') for d in list_studies(t)]
+    train_sets = [(t, list_studies(t)) for t in a.train.split(',')]
+    train_dirs = [d for _, ds in train_sets for d in ds]
     if a.max_studies:
         train_dirs = train_dirs[:a.max_studies]
     val_dirs = list_studies(a.val)
     if not train_dirs:
         sys.exit(f'no raw studies (volume.i16 + truth.json) in {a.train}')
+    used = set(train_dirs)
+    data_sets = [dataset_record(t, [d for d in ds if d in used], 'train') for t, ds in train_sets] + \
+        [dataset_record(a.val, val_dirs, 'validation')]
+    # Saved in every checkpoint too, so that export.py records it for whichever checkpoint it exports.
+    provenance = {'git': git_record(), 'dataSets': data_sets}
     train = [load_study(d, a.cache) for d in train_dirs]
     val = [load_study(d, a.cache) for d in val_dirs]
     n_les = sum(len(s.lesions) for s in train)
@@ -305,6 +314,7 @@ def main():
         init = torch.load(a.init, map_location='cpu')
         model.load_state_dict(widen_input(init['model'], model.stem[0][0].weight.shape[1]))
         run['init'] = a.init
+        run['initSha256'] = file_sha256(a.init)  # the weights it started from, as data sets are hashed
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     warm = max(1, min(200, a.iters // 10))
@@ -333,8 +343,11 @@ def main():
             print(f'it {it} hm {acc[0] / n:.3f} size {acc[1] / n:.3f} off {acc[2] / n:.3f} mask {acc[3] / n:.3f} '
                   f'lr {sched.get_last_lr()[0]:.2e} {el / it:.2f}s/it elapsed {el / 60:.1f}min', flush=True)
             acc[:] = 0
-        out_of_time = a.max_minutes > 0 and (time.time() - t0) / 60 > a.max_minutes
-        if it % a.val_every == 0 or it == a.iters or out_of_time:
+        if a.max_minutes > 0 and (time.time() - t0) / 60 > a.max_minutes:
+            print(f'aborting at iteration {it}: --max-minutes {a.max_minutes} exceeded; nothing exported '
+                  f'(checkpoints so far are in {a.runs})', file=sys.stderr, flush=True)
+            sys.exit(3)
+        if it % a.val_every == 0 or it == a.iters:
             m = validate(model, val, random.Random(1234))
             score = m['sens'] - 0.05 * m['fpPerSlice']
             if a.val_3d:
@@ -342,15 +355,11 @@ def main():
                 score = m['froc3d']['average']
             print(f'val it {it}: {json.dumps(m)}', flush=True)
             if a.keep_checkpoints:
-                torch.save({'model': model.state_dict(), 'arch': arch, 'iteration': it, 'metrics': m},
+                torch.save({'model': model.state_dict(), 'arch': arch, 'iteration': it, 'metrics': m, 'provenance': provenance},
                            os.path.join(a.runs, f'it-{it}.pt'))
             if score > best:
                 best, best_metrics = score, dict(m, iteration=it)
-                torch.save({'model': model.state_dict(), 'arch': arch, 'iteration': it, 'metrics': m}, ck_path)
-            if out_of_time:
-                print(f'stopping at iteration {it}: --max-minutes {a.max_minutes} reached', flush=True)
-                run['stoppedAt'] = it
-                break
+                torch.save({'model': model.state_dict(), 'arch': arch, 'iteration': it, 'metrics': m, 'provenance': provenance}, ck_path)
         if a.stop_at and it >= a.stop_at:
             run['stoppedAt'] = it
             break
@@ -363,6 +372,7 @@ def main():
         'validationStudies': len(val), 'labels': 'all lesions of the synthetic studies (fully labeled; '
         'the LENS partial-label training comes later)',
         'command': shlex.join(['/usr/bin/python3'] + sys.argv),
+        **provenance,
         'run': run, 'bestIteration': ck['iteration'], 'validation2D': best_metrics,
         'wallTimeMin': round(train_s / 60, 1), 'machine': f'CPU, {os.cpu_count()} cores, {a.threads} torch thread(s) (torch {torch.__version__})',
     }

@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import { configSchema } from '../config/schema';
 import { scanDicomFolder } from '../dicom/load-folder';
-import { FINAL_STATES, type Job } from '../jobs/types';
+import { FINAL_STATES, type JobStore, type StudyAnalysisJob } from '../jobs/types';
 import { lensOrthancOptions } from '../listener/orthanc-setup';
 import { storescu } from '../listener/storescu';
 import { freePort } from '../pacs/free-port';
@@ -89,7 +89,7 @@ async function demo(opts: DemoOptions, configFile?: string): Promise<void> {
     say(`sent; waiting for the study to become stable and be analysed ...`);
     const job = await waitForResult(service.store, studyUIDs[0], Number(opts.timeout) * 1000);
     say('');
-    report(job, service.store.journey(job.id).length, service.url, orthanc, (Date.now() - sentAt) / 1000, say);
+    report(job, (await service.store.journey(job.id)).length, service.url, orthanc, (Date.now() - sentAt) / 1000, say);
     if (opts.exit) {
       await cleanup();
       if (job.state !== 'succeeded') process.exitCode = 1;
@@ -125,11 +125,13 @@ async function resolveStudy(study: string | undefined, workDir: string, say: (s:
   return path.join(out, name, 'dicom');
 }
 
-async function waitForResult(store: { list(q: { studyInstanceUID: string }): Job[] }, studyUID: string, timeoutMs: number): Promise<Job> {
+async function waitForResult(store: Pick<JobStore, 'list'>, studyUID: string, timeoutMs: number): Promise<StudyAnalysisJob> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // The first analysis of the study; later jobs are the re-announcements caused by our own SR/SEG.
-    const jobs = store.list({ studyInstanceUID: studyUID }).sort((a, b) => a.id - b.id);
+    const jobs = (await store.list({ kind: 'study-analysis', studyInstanceUID: studyUID }))
+      .filter((j): j is StudyAnalysisJob => j.kind === 'study-analysis')
+      .sort((a, b) => a.id - b.id);
     const done = jobs.find((j) => j.state === 'succeeded') ?? jobs.find((j) => (FINAL_STATES as string[]).includes(j.state) && j.state !== 'skipped');
     if (done) return done;
     if (Date.now() > deadline) throw new UserError(`no result for study ${studyUID} within ${timeoutMs / 1000} s (states: ${jobs.map((j) => j.state).join(', ') || 'no job'})`);
@@ -137,7 +139,7 @@ async function waitForResult(store: { list(q: { studyInstanceUID: string }): Job
   }
 }
 
-function report(job: Job, events: number, url: string, orthanc: OrthancProcess, seconds: number, say: (s: string) => void): void {
+function report(job: StudyAnalysisJob, events: number, url: string, orthanc: OrthancProcess, seconds: number, say: (s: string) => void): void {
   say(`study ${job.studyInstanceUID}: job #${job.id} ${job.state} after ${seconds.toFixed(1)} s (${events} journey events)`);
   if (job.state !== 'succeeded') {
     say(`reason: ${job.reason}: ${job.lastError}`);

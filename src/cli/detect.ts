@@ -1,11 +1,14 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import type { LensConfig } from '../config/schema';
-import { loadDetector, type DetectionResult } from '../detect/detector';
-import { ModelError } from '../detect/load-manifest';
-import { loadSelectedVolume, type LoadedVolume } from '../dicom/load-folder';
+import { loadDetector, type Detector } from '../detect/detector';
+import { ModelError, readManifest } from '../detect/load-manifest';
+import { LensError } from '../errors';
+import { FileReportSink } from '../pipeline/report-sink';
+import { newProgress, runStages, type PipelineResult } from '../pipeline/run-stages';
+import { createStudyPipeline } from '../pipeline/study-pipeline';
+import { FolderStudySource } from '../source/folder-source';
 import { UserError } from './errors';
 
 interface DetectCliOptions {
@@ -31,26 +34,38 @@ export function register(program: Command): void {
     .action(async (dir: string, opts: DetectCliOptions) => {
       const cfg = loadConfig({ file: program.opts().config });
       const model = modelConfig(cfg, opts);
-      const t0 = performance.now();
-      const loaded = await loadVolume(dir, cfg);
-      const tLoad = performance.now() - t0;
-      const t1 = performance.now();
-      const detector = await loadDetector(model.dir, model).catch((e) => {
-        throw e instanceof ModelError ? new UserError(e.message) : e;
+      if (!fs.existsSync(dir)) throw new UserError(`${dir} does not exist`);
+      const source = new FolderStudySource(dir);
+      const study = await aboutTheFolder(dir, () => onlyStudy(source));
+      const detector = new DetectorOnFirstUse(model);
+      const sink = new FileReportSink(opts.out);
+      // The service's stages with a folder for the PACS and files for STOW-RS: every run analyses (no job history).
+      const pipeline = createStudyPipeline({
+        source, sink, rules: cfg.selection, detector, report: opts.report, findSucceeded: async () => undefined,
       });
-      const tModel = performance.now() - t1;
-      let result: DetectionResult;
+      const progress = newProgress();
+      let result: PipelineResult;
       try {
-        result = await detector.detect(loaded.volume);
+        result = await runStages({ studyInstanceUID: study, force: true }, pipeline, {
+          afterStage: (stage) => {
+            // findings.json keeps the command's own timings: reading the series and loading the model first.
+            const d = progress.detected;
+            if (stage !== 'detected' || !d) return;
+            const t = progress.timingsMs;
+            d.findings.timingsMs = { load: (t.selected ?? 0) + (t.fetched ?? 0), modelLoad: detector.loadMs, ...d.findings.timingsMs };
+          },
+        }, progress);
+      } catch (e) {
+        if (progress.detected && !(e instanceof UserError)) {
+          // The findings exist: keep them even when the SR/SEG could not be built or written.
+          await sink.writeFindings(progress.detected.findings);
+          throw new UserError(`findings.json is written, but the DICOM SR/SEG failed: ${(e as Error).message} (--no-report skips them)`, 1, { cause: e });
+        }
+        throw inUserWords(dir, e);
       } finally {
         await detector.dispose();
       }
-      result.findings.timingsMs = { load: Math.round(tLoad), modelLoad: Math.round(tModel), ...result.findings.timingsMs };
-      fs.mkdirSync(opts.out, { recursive: true });
-      const findingsFile = path.join(opts.out, 'findings.json');
-      fs.writeFileSync(findingsFile, JSON.stringify(result.findings, null, 2) + '\n');
-      const written = [findingsFile, ...(opts.report ? await writeReport(result, loaded, opts.out) : [])];
-      process.stdout.write(summary(loaded, result, written) + '\n');
+      process.stdout.write(summary(result) + '\n');
     });
 }
 
@@ -74,42 +89,70 @@ function modelConfig(cfg: LensConfig, opts: DetectCliOptions): LensConfig['model
   };
 }
 
-async function loadVolume(dir: string, cfg: LensConfig): Promise<LoadedVolume> {
-  if (!fs.existsSync(dir)) throw new UserError(`${dir} does not exist`);
+/** The one study of the folder; a folder of several studies is refused (findings.json describes one). */
+async function onlyStudy(source: FolderStudySource): Promise<string> {
+  const studies = await source.studies();
+  if (studies.length > 1) throw new UserError(`${source.dir} holds ${studies.length} studies (${studies.join(', ')}); give the folder of one study`);
+  return studies[0];
+}
+
+async function aboutTheFolder<T>(dir: string, f: () => Promise<T>): Promise<T> {
   try {
-    return await loadSelectedVolume(dir, cfg.selection);
+    return await f();
   } catch (e) {
-    // Folder, selection, header, decode and geometry problems are the user's data: one clear line.
-    const name = (e as Error)?.name ?? '';
-    if (/^(FolderError|SelectionError|VolumeError|DicomDecodeError|DicomHeaderError)$/.test(name) || e instanceof UserError)
-      throw new UserError(`${dir}: ${(e as Error).message}`);
-    throw e;
+    throw inUserWords(dir, e);
   }
 }
 
-async function writeReport(result: DetectionResult, loaded: LoadedVolume, out: string): Promise<string[]> {
-  // The DICOM SR/SEG builders live in src/report; loaded lazily so that findings.json never depends on them.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const report = require('../report') as typeof import('../report');
-  try {
-    const { files } = await report.writeReportFiles(result, loaded.volume, loaded.firstDataset, out);
-    return files;
-  } catch (e) {
-    throw new UserError(`findings.json is written, but the DICOM SR/SEG failed: ${(e as Error).message} (--no-report skips them)`, 1);
+/** A failure about the folder's data (its own LensError) is said with the folder's name in front. */
+function inUserWords(dir: string, e: unknown): unknown {
+  if (e instanceof LensError && !(e instanceof UserError)) return new UserError(`${dir}: ${e.message}`, 2, { cause: e });
+  return e;
+}
+
+/**
+ * The detector, loaded when the detect stage first needs it: a folder that holds nothing to analyse is refused
+ * without waiting for the model. The manifest is read at once (the select stage keys the work by its version).
+ */
+class DetectorOnFirstUse implements Pick<Detector, 'detect' | 'manifest'> {
+  readonly manifest: Detector['manifest'];
+  loadMs = 0;
+  private loaded?: Promise<Detector>;
+
+  constructor(private readonly model: LensConfig['model']) {
+    this.manifest = readManifest(model.dir).manifest;
+  }
+
+  async detect(...args: Parameters<Detector['detect']>): ReturnType<Detector['detect']> {
+    if (!this.loaded) {
+      const t = performance.now();
+      // A model that does not load is not the folder's fault: said without the folder's name.
+      this.loaded = loadDetector(this.model.dir, this.model).catch((e) => {
+        throw e instanceof ModelError ? new UserError(e.message, 2, { cause: e }) : e;
+      });
+      this.loaded.then(() => (this.loadMs = Math.round(performance.now() - t)), () => undefined);
+    }
+    return (await this.loaded).detect(...args);
+  }
+
+  async dispose(): Promise<void> {
+    const d = await this.loaded?.catch(() => undefined);
+    await d?.dispose();
   }
 }
 
-function summary(loaded: LoadedVolume, r: DetectionResult, written: string[]): string {
-  const v = loaded.volume;
-  const f = r.findings;
+function summary(r: PipelineResult): string {
+  const v = r.fetched.volume;
+  const series = r.selected.series;
+  const f = r.detected.findings;
   const lines = [
-    `series ${v.seriesInstanceUID}${loaded.series.seriesDescription ? ` "${loaded.series.seriesDescription}"` : ''}: ${v.dims[2]} slices ${v.dims[0]}x${v.dims[1]}, ${v.spacing.map((s) => +s.toFixed(3)).join(' x ')} mm (${loaded.selection.why})`,
+    `series ${v.seriesInstanceUID}${series.seriesDescription ? ` "${series.seriesDescription}"` : ''}: ${v.dims[2]} slices ${v.dims[0]}x${v.dims[1]}, ${v.spacing.map((s) => +s.toFixed(3)).join(' x ')} mm (${r.selected.why})`,
     `model ${f.model.name} ${f.model.version} on ${f.model.executionProvider}: ${f.lesions.length} lesion${f.lesions.length === 1 ? '' : 's'}`,
   ];
   for (const l of f.lesions.slice(0, 20))
     lines.push(`  #${l.id} ${l.type.padEnd(12)} score ${l.score.toFixed(3)}  ${l.longAxisMm.toFixed(1)} x ${l.shortAxisMm.toFixed(1)} mm${l.volumeMm3 !== undefined ? `, ${(l.volumeMm3 / 1000).toFixed(2)} ml` : ''}`);
   if (f.lesions.length > 20) lines.push(`  ... ${f.lesions.length - 20} more in findings.json`);
   lines.push(`timings (ms): ${Object.entries(f.timingsMs).map(([k, t]) => `${k} ${t}`).join(', ')}`);
-  lines.push(`wrote ${written.join(', ')}`);
+  lines.push(`wrote ${r.stored.locations.join(', ')}`);
   return lines.join('\n');
 }

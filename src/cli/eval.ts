@@ -7,7 +7,7 @@ import { UserError } from './errors';
 export function register(program: Command): void {
   program
     .command('eval')
-    .description(`FROC evaluation (design.md §3): sensitivity at ${FP_RATES.join(', ')} FPs per volume, IoBB >= 0.3`)
+    .description(`FROC evaluation (docs/contracts.md#evaluation-protocol): sensitivity at ${FP_RATES.join(', ')} FPs per volume, IoBB >= 0.3`)
     .requiredOption('--truth <dir>', 'folder tree with truth.json files')
     .requiredOption('--pred <dir>', 'folder tree with findings.json files (matched to truth by studyInstanceUID)')
     .option('--iobb <x>', 'IoBB threshold for a hit', '0.3')

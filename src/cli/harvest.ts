@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { UserError } from './errors';
 
-// The nightly Lesion Harvester (design.md §1) has no issue yet; the command is reserved so that the CLI's shape
-// matches design.md §2, and it says plainly that it does nothing.
+// The nightly Lesion Harvester (docs/contracts.md#the-lens-command) has no issue yet; the command is reserved so
+// that the CLI keeps the shape documented there, and it says plainly that it does nothing.
 export function register(program: Command): void {
   program
     .command('harvest')

@@ -1,31 +1,56 @@
 /**
- * `lens inspect <dicom-dir>`: the series found, which one is selected and why the others were not, and the
- * geometry of the selected series' volume. Every failure is a UserError (one line, non-zero exit).
+ * `lens inspect <dicom-dir>`: the series found, which one is selected and why the others were not, what real-world
+ * DICOM was tolerated to use it, and the geometry of the selected series' volume. Every failure is a UserError (one
+ * line, non-zero exit).
  */
 import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import { DicomDecodeError } from '../dicom/decode';
-import { FolderError, loadSelectedVolume, summariseUnreadable, type LoadedVolume } from '../dicom/load-folder';
-import { SelectionError, type SeriesSelection } from '../dicom/select-series';
-import { describeSeries } from '../dicom/series';
+import type { SelectionRules } from '../config/schema';
+import { planGeometry, volumeGeometry } from '../dicom/geometry';
+import {
+  assertSomethingReadable,
+  FolderError,
+  loadSelectedVolume,
+  scanDicomFolder,
+  summariseUnreadable,
+  type LoadedVolume,
+  type UnreadableFile,
+} from '../dicom/load-folder';
+import { SelectionError, selectSeries, type SeriesSelection } from '../dicom/select-series';
+import { describeSeries, type SeriesInfo } from '../dicom/series';
 import { VolumeError } from '../dicom/volume-error';
 import { UserError } from './errors';
 
 interface InspectOptions {
   json?: boolean;
+  headers?: boolean;
+}
+
+/** What `lens inspect` reports, from the assembled volume or (--headers) from the headers alone. */
+interface Inspection {
+  series: SeriesInfo;
+  selection: SeriesSelection;
+  geometry: ReturnType<typeof volumeGeometry>;
+  /** Absent with --headers: no pixel was decoded. */
+  huRange?: [number, number];
+  tolerated: string[];
+  notes: string[];
+  unreadable: UnreadableFile[];
 }
 
 export function register(program: Command): void {
   program
     .command('inspect')
-    .description('list the DICOM series in a folder, which one would be analysed and why, and its volume geometry')
+    .description('list the DICOM series in a folder, which one would be analysed and why, what was tolerated, and its volume geometry')
     .argument('<dicom-dir>', 'folder (searched recursively) or single file of DICOM Part 10 instances')
     .option('--json', 'print a JSON report on stdout')
+    .option('--headers', 'read headers only: selection, what was tolerated and the planned geometry, no pixel decoded (fast)')
     .action(async (dir: string, opts: InspectOptions, cmd: Command) => {
       const cfg = loadConfig({ file: cmd.optsWithGlobals().config });
-      let loaded: LoadedVolume;
+      let found: Inspection;
       try {
-        loaded = await loadSelectedVolume(dir, cfg.selection);
+        found = opts.headers ? await inspectHeaders(dir, cfg.selection) : fromVolume(await loadSelectedVolume(dir, cfg.selection));
       } catch (e) {
         if (e instanceof SelectionError) {
           if (opts.json) process.stdout.write(`${JSON.stringify({ selected: null, ...selectionJson(e.selection) }, null, 2)}\n`);
@@ -35,9 +60,31 @@ export function register(program: Command): void {
         if (e instanceof FolderError || e instanceof VolumeError || e instanceof DicomDecodeError) throw new UserError(e.message);
         throw e;
       }
-      if (opts.json) process.stdout.write(`${JSON.stringify(reportJson(loaded), null, 2)}\n`);
-      else process.stdout.write(reportText(loaded));
+      if (opts.json) process.stdout.write(`${JSON.stringify(reportJson(found), null, 2)}\n`);
+      else process.stdout.write(reportText(found));
     });
+}
+
+function fromVolume(l: LoadedVolume): Inspection {
+  const v = l.volume;
+  return { series: l.series, selection: l.selection, geometry: v, huRange: huRange(v.data), tolerated: v.tolerated ?? [], notes: l.notes, unreadable: l.unreadable };
+}
+
+/** Selection and planned geometry from the headers: what `lens detect` would analyse, without reading a pixel. */
+async function inspectHeaders(dir: string, rules: SelectionRules): Promise<Inspection> {
+  const scan = await scanDicomFolder(dir);
+  assertSomethingReadable(scan, dir);
+  const selection = selectSeries(scan.series, rules);
+  if (!selection.selected) throw new SelectionError(selection);
+  const plan = planGeometry(selection.selected);
+  return {
+    series: selection.selected,
+    selection,
+    geometry: volumeGeometry(plan),
+    tolerated: selection.tolerated ?? [],
+    notes: plan.notes,
+    unreadable: scan.unreadable,
+  };
 }
 
 function huRange(data: Int16Array): [number, number] {
@@ -68,9 +115,9 @@ function selectionJson(sel: SeriesSelection) {
   };
 }
 
-function reportJson(l: LoadedVolume) {
-  const v = l.volume;
-  const s = l.series;
+function reportJson(f: Inspection) {
+  const g = f.geometry;
+  const s = f.series;
   return {
     selected: {
       studyInstanceUID: s.studyInstanceUID,
@@ -78,20 +125,22 @@ function reportJson(l: LoadedVolume) {
       seriesNumber: s.seriesNumber,
       seriesDescription: s.seriesDescription,
       convolutionKernel: s.instances[0]?.convolutionKernel,
+      imageType: s.instances[0]?.imageType.join('\\'),
       instances: s.instances.length,
       transferSyntaxes: [...new Set(s.instances.map((i) => i.transferSyntaxUID))],
     },
-    ...selectionJson(l.selection),
+    ...selectionJson(f.selection),
     volume: {
-      dims: v.dims,
-      spacing: r3(v.spacing),
-      origin: r3(v.origin),
-      direction: { row: r3(v.direction.row), column: r3(v.direction.column), normal: r3(v.direction.normal) },
-      huRange: huRange(v.data),
-      frameOfReferenceUID: v.frameOfReferenceUID,
+      dims: g.dims,
+      spacing: r3(g.spacing),
+      origin: r3(g.origin),
+      direction: { row: r3(g.direction.row), column: r3(g.direction.column), normal: r3(g.direction.normal) },
+      ...(f.huRange ? { huRange: f.huRange } : {}),
+      frameOfReferenceUID: g.frameOfReferenceUID,
     },
-    notes: l.notes,
-    unreadable: l.unreadable,
+    tolerated: f.tolerated,
+    notes: f.notes,
+    unreadable: f.unreadable,
   };
 }
 
@@ -106,21 +155,21 @@ function selectionText(sel: SeriesSelection): string {
   return `${lines.join('\n')}\n`;
 }
 
-function reportText(l: LoadedVolume): string {
-  const v = l.volume;
-  const j = reportJson(l);
+function reportText(f: Inspection): string {
+  const j = reportJson(f);
   const lines = [
-    selectionText(l.selection).trimEnd(),
+    selectionText(f.selection).trimEnd(),
     '',
-    'Volume:',
-    `  dimensions   ${v.dims.join(' x ')} (columns x rows x slices)`,
+    f.huRange ? 'Volume:' : 'Volume (planned from the headers; no pixel decoded):',
+    `  dimensions   ${j.volume.dims.join(' x ')} (columns x rows x slices)`,
     `  spacing      ${j.volume.spacing.join(' x ')} mm`,
     `  origin       [${j.volume.origin.join(', ')}] mm (LPS)`,
     `  orientation  row [${j.volume.direction.row.join(', ')}], column [${j.volume.direction.column.join(', ')}], normal [${j.volume.direction.normal.join(', ')}]`,
-    `  HU range     ${j.volume.huRange[0]} .. ${j.volume.huRange[1]}`,
+    ...(f.huRange ? [`  HU range     ${f.huRange[0]} .. ${f.huRange[1]}`] : []),
     `  transfer syntax ${j.selected.transferSyntaxes.join(', ')}`,
   ];
-  for (const n of l.notes) lines.push(`Note: ${n}`);
-  if (l.unreadable.length) lines.push(`Skipped ${summariseUnreadable(l.unreadable)}`);
+  for (const t of f.tolerated) lines.push(`Tolerated: ${t}`);
+  for (const n of f.notes) lines.push(`Note: ${n}`);
+  if (f.unreadable.length) lines.push(`Skipped ${summariseUnreadable(f.unreadable)}`);
   return `${lines.join('\n')}\n`;
 }

@@ -41,7 +41,8 @@ export function register(program: Command): void {
     .option('--mix <weights>', 'lesion type weights, e.g. lung_nodule=3,liver_lesion=2 (unnamed types: 0)')
     .option('--noise <hu>', 'noise standard deviation in HU (default: drawn 10-20)', num('noise', 0, 200))
     .option('--preview', 'also write preview PNGs (lung and soft-tissue window) of the key slices')
-    .action((o: { out: string; seed: number; studies: number; format: string; slices?: number; size: number; thickness?: number; spacing?: number; region?: string; lesions: string; mix?: string; noise?: number; preview?: boolean }) => {
+    .option('--insert-into <dicom-dir>', 'insert the lesions into this real CT series instead of a phantom (geometry options do not apply)')
+    .action(async (o: { out: string; seed: number; studies: number; format: string; slices?: number; size: number; thickness?: number; spacing?: number; region?: string; lesions: string; mix?: string; noise?: number; preview?: boolean; insertInto?: string }) => {
       if (!(FORMATS as readonly string[]).includes(o.format)) throw new UserError(`--format must be one of ${FORMATS.join(', ')}, got "${o.format}"`);
       if (o.region !== undefined && !(REGIONS as readonly string[]).includes(o.region)) throw new UserError(`--region must be one of ${REGIONS.join(', ')}, got "${o.region}"`);
       const m = /^(\d+)(?:-(\d+))?$/.exec(o.lesions);
@@ -55,6 +56,11 @@ export function register(program: Command): void {
         } catch (e) {
           throw new UserError(`--mix: ${(e as Error).message}`);
         }
+      }
+      if (o.insertInto) {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { runInsert } = require('./synth-insert') as typeof import('./synth-insert');
+        return runInsert({ insertInto: o.insertInto, out: o.out, seed: o.seed, studies: o.studies, format: o.format as 'dicom' | 'raw' | 'both', lesions, mix, configFile: program.opts().config });
       }
       const opts: Partial<SynthOptions> = { size: o.size, slices: o.slices, thickness: o.thickness, pixelSpacing: o.spacing, region: o.region as Region | undefined, lesions, noiseSd: o.noise };
       if (mix) opts.mix = mix;

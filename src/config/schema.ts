@@ -15,13 +15,33 @@ const auth = z
 export const selectionSchema = z
   .object({
     modality: z.string().default('CT'),
-    /** ImageType values 1 and 2 that are accepted (value 3 may be AXIAL or empty on older scanners). */
-    imageTypes: z.array(z.string()).default(['ORIGINAL\\PRIMARY']),
-    /** ImageType value 3 or series descriptions that mark localizers. */
-    rejectImageTypeValues: z.array(z.string()).default(['LOCALIZER', 'SCOUT', 'TOPOGRAM', 'DERIVED\\SECONDARY']),
+    /**
+     * ImageType values 1 and 2 that are accepted, best first: a series whose type comes later in the list ranks
+     * below every series of an earlier type, whatever its spacing or kernel. DERIVED\PRIMARY is the CT of a PET-CT
+     * on several scanners (low dose, smooth kernel, yet read diagnostically): accepted, after any ORIGINAL series.
+     */
+    imageTypes: z.array(z.string()).default(['ORIGINAL\\PRIMARY', 'DERIVED\\PRIMARY']),
+    /**
+     * A series without ImageType (removed by some de-identification tools) is accepted, ranked after every type
+     * in `imageTypes`, and the volume says so; false refuses it.
+     */
+    acceptMissingImageType: z.boolean().default(true),
+    /**
+     * ImageType values (any position) or value pairs that mark images which are not a primary axial stack:
+     * localizers, projections and reformats.
+     */
+    rejectImageTypeValues: z
+      .array(z.string())
+      .default(['LOCALIZER', 'SCOUT', 'TOPOGRAM', 'DERIVED\\SECONDARY', 'MIP', 'MINIP', 'MPR', 'REFORMATTED', 'PROJECTION IMAGE']),
     /** Maximum angle in degrees between the slice normal and the patient's head-foot axis. */
     maxObliquityDeg: z.number().min(0).max(90).default(10),
-    maxSliceSpacingMm: z.number().positive().default(5.5),
+    /** Series whose slices are further apart are refused: the detector cannot follow a lesion between slices. */
+    maxSliceSpacingMm: z.number().positive().default(10),
+    /**
+     * Slices thicker or further apart than this are accepted (up to `maxSliceSpacingMm`) with a note that small
+     * lesions may be missed: the volume records it, the journey and the SR show it.
+     */
+    thickSliceMm: z.number().positive().default(5.5),
     minSlices: z.number().int().positive().default(20),
     /** ImageType value 3 accepted when present (an empty value 3 is always accepted). */
     imageType3: z.array(z.string()).default(['AXIAL', 'VOLUME']),

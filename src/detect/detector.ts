@@ -2,6 +2,7 @@
  * The detector: a manifest-described ONNX model run over a volume. Positions are streamed in batches (stacks built
  * from a sliding window of resampled slices), every head decoded, proposals fused per slice, linked into 3D lesions.
  */
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { LensConfig } from '../config/schema';
 import type { Volume } from '../dicom/volume';
@@ -13,6 +14,7 @@ import { fuseDetections, type HeadDetection } from './fuse';
 import { chainsToLesions, DEFAULT_LESION_OPTIONS, type AssembleContext, type LesionMask, type LesionOptions, type MaskCrop, type PositionedDetection } from './lesions';
 import { DEFAULT_LINK, linkDetections, type LinkOptions } from './link3d';
 import { readManifest } from './load-manifest';
+import { ProposalClassifier, rescoreLesions } from './proposal-classifier';
 import type { ModelManifest } from './manifest';
 import { StackBuilder } from './preprocess';
 import { assertGraphMatches, createSession, type ProviderName } from './session';
@@ -32,6 +34,8 @@ export interface DetectOptions {
   batchSize: number;
   /** Overrides the manifest's output.testTimeAugmentation (the extra passes averaged with the plain one). */
   testTimeAugmentation?: TestTimeAugmentation[];
+  /** Run the proposal classifier when the detector has one (false: the detector's own scores, as without it). */
+  secondStage: boolean;
 }
 
 /** Graph outputs of one batch, by name: data and dims [n, c, h, w]. */
@@ -45,8 +49,15 @@ export interface DetectionResult {
 
 export type ModelConfig = LensConfig['model'];
 
-export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> = {}, options: Partial<DetectOptions> = {}): Promise<Detector> {
+/**
+ * classifierDir: the proposal classifier (second stage) to chain; undefined: the one the manifest names
+ * (`proposalClassifier`, relative to the manifest), if any; null: none.
+ */
+export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> = {}, options: Partial<DetectOptions> = {}, classifierDir?: string | null): Promise<Detector> {
   const { manifest, onnxPath } = readManifest(modelDir);
+  const fromManifest = typeof manifest.proposalClassifier === 'string' ? path.resolve(modelDir, manifest.proposalClassifier) : undefined;
+  const secondDir = classifierDir === undefined ? fromManifest : classifierDir ?? undefined;
+  const classifier = secondDir ? await ProposalClassifier.load(secondDir, cfg.threads ?? 0) : undefined;
   const opened = await createSession(onnxPath, { executionProviders: cfg.executionProviders ?? ['cpu'], threads: cfg.threads ?? 0 });
   try {
     assertGraphMatches(manifest, opened.session, onnxPath);
@@ -55,11 +66,17 @@ export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> =
     throw e;
   }
   log.info('model loaded', { model: manifest.name, version: manifest.version, executionProvider: opened.provider, threads: cfg.threads ?? 0 });
-  return new Detector(manifest, opened.session, opened.provider, {
-    batchSize: cfg.batchSize ?? 4,
-    ...(cfg.scoreThreshold !== undefined ? { scoreThreshold: cfg.scoreThreshold } : {}),
-    ...options,
-  });
+  return new Detector(
+    manifest,
+    opened.session,
+    opened.provider,
+    {
+      batchSize: cfg.batchSize ?? 4,
+      ...(cfg.scoreThreshold !== undefined ? { scoreThreshold: cfg.scoreThreshold } : {}),
+      ...options,
+    },
+    classifier,
+  );
 }
 
 export class Detector {
@@ -70,8 +87,14 @@ export class Detector {
     private readonly session: ort.InferenceSession,
     readonly executionProvider: ProviderName,
     options: Partial<DetectOptions> = {},
+    readonly classifier?: ProposalClassifier,
   ) {
-    this.options = { topK: 50, fuseIoU: 0.55, link: DEFAULT_LINK, lesion: DEFAULT_LESION_OPTIONS, batchSize: 4, ...options };
+    this.options = { topK: 50, fuseIoU: 0.55, link: DEFAULT_LINK, lesion: DEFAULT_LESION_OPTIONS, batchSize: 4, secondStage: true, ...options };
+  }
+
+  /** The proposal classifier these options run, if any. */
+  secondStage(opts = this.options): ProposalClassifier | undefined {
+    return opts.secondStage ? this.classifier : undefined;
   }
 
   /** The threshold decoding uses for a head: the override or the manifest's. */
@@ -84,9 +107,10 @@ export class Detector {
     return opts.testTimeAugmentation ?? this.manifest.output.testTimeAugmentation ?? [];
   }
 
-  /** The reported operating point: the override or the manifest's (0: every lesion). */
+  /** The reported operating point: the override, else the second stage's (final scores), else the manifest's (0: every lesion). */
   lesionThreshold(opts = this.options): number {
-    return opts.scoreThreshold ?? this.manifest.output.lesionScoreThreshold ?? 0;
+    const second = this.secondStage(opts);
+    return opts.scoreThreshold ?? (second ? second.manifest.scoring.finalScoreThreshold : this.manifest.output.lesionScoreThreshold ?? 0);
   }
 
   async detect(volume: Volume, overrides: Partial<DetectOptions> = {}): Promise<DetectionResult> {
@@ -94,14 +118,22 @@ export class Detector {
     const m = this.manifest;
     const { detections, grid, timings } = await this.detectPositions(volume, opts);
     const t = performance.now();
-    const { lesions, masks } = this.assemble(detections, volume, grid, opts, this.lesionThreshold(opts));
+    const second = this.secondStage(opts);
+    const secondTimings: Record<string, number> = {};
+    let { lesions, masks } = this.assemble(detections, volume, grid, opts, second ? second.manifest.scoring.candidateScoreThreshold : this.lesionThreshold(opts));
     timings.postprocess += performance.now() - t;
+    if (second) {
+      const t2 = performance.now();
+      ({ lesions, masks } = await rescoreLesions(second, volume, lesions, masks, this.lesionThreshold(opts), m));
+      secondTimings.classifier = performance.now() - t2;
+    }
     const findings: Findings = {
       studyInstanceUID: volume.studyInstanceUID,
       seriesInstanceUID: volume.seriesInstanceUID,
-      model: { name: m.name, version: m.version, executionProvider: this.executionProvider },
+      // The second stage changes what is reported, so the model a finding came from names both.
+      model: { name: m.name, version: second ? `${m.version}+${second.manifest.name}-${second.manifest.version}` : m.version, executionProvider: this.executionProvider },
       lesions,
-      timingsMs: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])),
+      timingsMs: Object.fromEntries(Object.entries({ ...timings, ...secondTimings }).map(([k, v]) => [k, Math.round(v)])),
     };
     return m.output.mask ? { findings, masks } : { findings };
   }
@@ -181,6 +213,7 @@ export class Detector {
 
   async dispose(): Promise<void> {
     await this.session.release();
+    await this.classifier?.dispose();
   }
 
   private decodeImage(

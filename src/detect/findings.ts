@@ -1,4 +1,4 @@
-/** findings.json (design.md §2): one per analysed study, coordinates in patient LPS millimetres. */
+/** findings.json (docs/contracts.md#findings): one per analysed study, coordinates in patient LPS millimetres. */
 
 export const LESION_TYPES = ['lung_nodule', 'liver_lesion', 'kidney_cyst', 'lymph_node', 'bone_lesion', 'soft_tissue'] as const;
 export type LesionType = (typeof LESION_TYPES)[number];
@@ -9,7 +9,7 @@ export type BoxLPS = [number, number, number, number, number, number];
 export interface Lesion {
   /** 1-based, in descending score order. */
   id: number;
-  /** Links the SR measurement group and the SEG segment (design.md §5). */
+  /** Links the SR measurement group and the SEG segment (docs/contracts.md#dicom-output). */
   trackingUid: string;
   /** A lesion type, or 'lesion' when the model does not say. */
   type: LesionType | 'lesion';
@@ -37,7 +37,7 @@ export interface TruthLesion {
   type: LesionType | string;
   /** Patient LPS mm, as findings.json. */
   bboxLPS: BoxLPS;
-  /** Whether each simulated dataset labels this lesion (partial labels, design.md §4). */
+  /** Whether each simulated dataset labels this lesion (partial labels, docs/contracts.md#synthetic-benchmark). */
   labeled?: Record<string, boolean>;
   [extra: string]: unknown;
 }

@@ -8,11 +8,11 @@ import { z } from 'zod';
 import { LESION_TYPES } from './findings';
 import type { ModelManifest } from './manifest';
 import { TEST_TIME_AUGMENTATIONS } from './test-time-augmentation';
+import { LensError } from '../errors';
 
-export class ModelError extends Error {
+export class ModelError extends LensError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ModelError';
+    super(message, 'model-invalid');
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * The model manifest (models/<name>/model.json, design.md §2): everything the runtime needs to feed and read a
- * network, so that another detector can be dropped in without code changes.
+ * The model manifest (models/<name>/model.json, docs/contracts.md#model-manifest): everything the runtime needs to
+ * feed and read a network, so that another detector can be dropped in without code changes.
  */
 import type { LesionType } from './findings';
 import type { TestTimeAugmentation } from './test-time-augmentation';
@@ -32,6 +32,8 @@ export interface ModelManifest {
   lesionTypes: LesionType[];
   training?: Record<string, unknown>;
   evaluation?: Record<string, unknown>;
+  /** Folder of the proposal classifier (second stage, proposal-classifier.ts) chained after this model, relative to the manifest. */
+  proposalClassifier?: string;
 }
 
 /** CenterNet-style: per head a heatmap (one channel per class), box size and centre offset maps at a stride. */

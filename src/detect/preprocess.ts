@@ -1,5 +1,5 @@
 /**
- * Preprocessing, exactly as CONTRACTS.md "D1 <-> D2" (the Python training does the same):
+ * Preprocessing, exactly as docs/contracts.md#preprocessing (the Python training does the same):
  * 1. each slice resampled in-plane (bilinear) to the manifest's pixel spacing: input pixel u samples the original at
  *    i = u * spacing / sx (the centres of pixel 0 coincide), clamped at the edges; width floor((cols-1)*sx/spacing)+1;
  *    values rounded to whole HU (the training stores the resampled volume as Int16);

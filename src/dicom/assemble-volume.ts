@@ -4,7 +4,7 @@
  * (`concurrency` frames; two source slices while resampling).
  */
 import type { FramePixels } from './decode';
-import { planGeometry, type GeometryOptions, type GeometryPlan, type PlannedSlice } from './geometry';
+import { planGeometry, volumeGeometry, type GeometryOptions, type GeometryPlan, type PlannedSlice } from './geometry';
 import type { SeriesInfo } from './series';
 import type { SliceRef, Vec3, Volume } from './volume';
 import { VolumeError } from './volume-error';
@@ -18,6 +18,11 @@ export interface AssembleOptions extends GeometryOptions {
   concurrency?: number;
   /** Receives notes about the assembly (resampling, corrected tilt); they are also logged by callers. */
   onNote?: (note: string) => void;
+  /**
+   * What series selection tolerated about this series (SeriesSelection.tolerated): recorded in Volume.tolerated
+   * together with what the geometry tolerated, so that the volume carries every tolerance to the journey and SR.
+   */
+  tolerated?: string[];
 }
 
 const I16_MIN = -32768;
@@ -62,17 +67,13 @@ export async function assembleVolume(series: SeriesInfo, readFrame: ReadFrame, o
     slices = await resampleInto(data, plan, read);
   }
 
-  const first = plan.slices[0];
   return {
     data,
-    dims: [plan.columns, plan.rows, plan.outputSlices],
-    spacing: [plan.pixelSpacing[1], plan.pixelSpacing[0], plan.spacing],
-    origin: [...first.position] as Vec3,
-    direction: { row: plan.row, column: plan.column, normal: plan.normal },
+    ...volumeGeometry(plan),
     slices,
     studyInstanceUID: series.studyInstanceUID,
     seriesInstanceUID: series.seriesInstanceUID,
-    frameOfReferenceUID: plan.frameOfReferenceUID ?? '',
+    tolerated: [...new Set([...(opts.tolerated ?? []), ...plan.tolerated])],
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * Slice geometry of a series, worked out from headers alone: which frames form the volume, in which order, with
- * which spacing, and whether the stack is usable (one orientation, one pixel grid, no duplicates, no gantry-tilt
- * shear, even spacing or mildly uneven spacing that can be resampled). Series selection uses it to reject series
+ * which spacing, and whether the stack is usable (one orientation, one pixel grid, positions on one line along the
+ * normal, no duplicates, even spacing or mildly uneven spacing that can be resampled). Only geometry that really
+ * differs is refused; header inconsistencies that leave one volume (per-instance FrameOfReferenceUIDs, as TCIA's
+ * de-identification writes them) are tolerated and recorded in `tolerated`. Series selection uses it to reject series
  * with reasons before any pixel is read; volume assembly uses the same plan to fill the voxels.
  *
  * Thresholds (documented in docs/dicom.md): see GeometryOptions.
@@ -9,7 +11,7 @@
 import type { InstanceHeader } from './instance-header';
 import type { SeriesInfo } from './series';
 import { VolumeError } from './volume-error';
-import type { Vec3 } from './volume';
+import type { Vec3, Volume } from './volume';
 
 export interface GeometryOptions {
   /** Steps within this fraction of the median step count as even (scanner rounding). Default 0.01. */
@@ -18,8 +20,13 @@ export interface GeometryOptions {
   maxResampleDeviation?: number;
   /** Slices whose positions along the normal differ by less than this (mm) are duplicates. Default 0.01. */
   duplicateToleranceMm?: number;
-  /** Angle (degrees) between the slice-to-slice step and the normal beyond which the stack is sheared (gantry tilt). Default 1. */
+  /** Angle (degrees) between the line of slice positions and the normal beyond which the stack is sheared (gantry tilt). Default 1. */
   maxShearDeg?: number;
+  /**
+   * A slice whose position lies further than this (in pixels, of the smaller pixel spacing) off the line through the
+   * others along the normal is displaced in-plane: the series is refused. Default 0.5.
+   */
+  maxOffNormalPx?: number;
 }
 
 export const GEOMETRY_DEFAULTS: Required<GeometryOptions> = {
@@ -27,6 +34,7 @@ export const GEOMETRY_DEFAULTS: Required<GeometryOptions> = {
   maxResampleDeviation: 0.25,
   duplicateToleranceMm: 0.01,
   maxShearDeg: 1,
+  maxOffNormalPx: 0.5,
 };
 
 export interface PlannedSlice {
@@ -60,6 +68,19 @@ export interface GeometryPlan {
   frameOfReferenceUID?: string;
   /** Things the user should know that do not prevent use (e.g. "resampled ..."). */
   notes: string[];
+  /** Real-world header inconsistencies accepted because the geometry is one volume, one sentence each. */
+  tolerated: string[];
+}
+
+/** The geometry a plan gives the volume (everything of Volume but the voxels and slice list). */
+export function volumeGeometry(plan: GeometryPlan): Pick<Volume, 'dims' | 'spacing' | 'origin' | 'direction' | 'frameOfReferenceUID'> {
+  return {
+    dims: [plan.columns, plan.rows, plan.outputSlices],
+    spacing: [plan.pixelSpacing[1], plan.pixelSpacing[0], plan.spacing],
+    origin: [...plan.slices[0].position] as Vec3,
+    direction: { row: plan.row, column: plan.column, normal: plan.normal },
+    frameOfReferenceUID: plan.frameOfReferenceUID ?? '',
+  };
 }
 
 export const dot = (a: Vec3, b: Vec3) => a[0] * b[0] + a[1] * b[1] + a[2] * b[2];
@@ -120,9 +141,6 @@ export function planGeometry(series: SeriesInfo, options: GeometryOptions = {}):
     if (f.ps!.some((v, i) => Math.abs(v - ps[i]) > 1e-3 * ps[i])) {
       throw new VolumeError(`mixed pixel spacings: ${ps.map((v) => fmt(v, 4)).join('/')} and ${f.ps!.map((v) => fmt(v, 4)).join('/')} mm`);
     }
-    if (f.instance.frameOfReferenceUID !== first.instance.frameOfReferenceUID) {
-      throw new VolumeError('mixed frames of reference (FrameOfReferenceUID differs between instances)');
-    }
   }
   if (!(ps[0] > 0 && ps[1] > 0)) throw new VolumeError(`invalid PixelSpacing ${ps.join('\\')}`);
   let row: Vec3 = [iop[0], iop[1], iop[2]];
@@ -148,25 +166,14 @@ export function planGeometry(series: SeriesInfo, options: GeometryOptions = {}):
     throw new VolumeError(`${dups.length} duplicate slice position(s) along the normal at ${shown}${dups.length > 5 ? ', ...' : ''} mm (the series mixes acquisitions or repeats slices)`);
   }
   const slices: PlannedSlice[] = frames.map(({ iop: _i, ps: _p, ...s }) => s);
+  const { frameOfReferenceUID, tolerated } = frameOfReference(slices);
   if (slices.length === 1) {
     const t = first.instance.sliceThickness;
-    return { rows, columns, pixelSpacing: ps, row, column, normal, slices, spacing: t && t > 0 ? t : 1, outputSlices: 1, resample: false, frameOfReferenceUID: first.instance.frameOfReferenceUID, notes: ['single slice: spacing along the normal taken from SliceThickness'] };
+    return { rows, columns, pixelSpacing: ps, row, column, normal, slices, spacing: t && t > 0 ? t : 1, outputSlices: 1, resample: false, frameOfReferenceUID, notes: ['single slice: spacing along the normal taken from SliceThickness'], tolerated };
   }
 
-  // Gantry tilt: the step between slices leaves the normal, so the stack is sheared.
-  let maxShear = 0;
-  for (let k = 1; k < slices.length; k++) {
-    const d = [0, 1, 2].map((a) => slices[k].position[a] - slices[k - 1].position[a]) as Vec3;
-    const along = dot(d, normal);
-    const off = norm([d[0] - along * normal[0], d[1] - along * normal[1], d[2] - along * normal[2]]);
-    maxShear = Math.max(maxShear, (Math.atan2(off, Math.abs(along)) * 180) / Math.PI);
-  }
+  checkOnOneLine(slices, normal, Math.min(ps[0], ps[1]), o, first.instance.gantryDetectorTilt);
   const tiltTag = first.instance.gantryDetectorTilt;
-  if (maxShear > o.maxShearDeg) {
-    throw new VolumeError(
-      `gantry tilt: slice positions step ${fmt(maxShear, 1)}° off the slice normal${tiltTag ? ` (GantryDetectorTilt ${tiltTag}°)` : ''}; sheared volumes are not supported`,
-    );
-  }
   if (tiltTag && Math.abs(tiltTag) > o.maxShearDeg) {
     notes.push(`GantryDetectorTilt is ${tiltTag}° but slice positions are not sheared (already corrected by the scanner)`);
   }
@@ -176,7 +183,7 @@ export function planGeometry(series: SeriesInfo, options: GeometryOptions = {}):
   const extent = slices[slices.length - 1].z - slices[0].z;
   const maxDev = Math.max(...steps.map((s) => Math.abs(s - median) / median));
   if (maxDev <= o.evenTolerance) {
-    return { rows, columns, pixelSpacing: ps, row, column, normal, slices, spacing: extent / (slices.length - 1), outputSlices: slices.length, resample: false, frameOfReferenceUID: first.instance.frameOfReferenceUID, notes };
+    return { rows, columns, pixelSpacing: ps, row, column, normal, slices, spacing: extent / (slices.length - 1), outputSlices: slices.length, resample: false, frameOfReferenceUID, notes, tolerated };
   }
   const worst = steps.reduce((w, s, k) => (Math.abs(s - median) > Math.abs(steps[w] - median) ? k : w), 0);
   const where = `between ${fmt(slices[worst].z)} and ${fmt(slices[worst + 1].z)} mm`;
@@ -193,5 +200,67 @@ export function planGeometry(series: SeriesInfo, options: GeometryOptions = {}):
   notes.push(
     `uneven slice spacing (steps ${fmt(Math.min(...steps))}-${fmt(Math.max(...steps))} mm, up to ${fmt(maxDev * 100, 1)}% off the median): resampled linearly to ${outputSlices} slices at ${fmt(spacing, 3)} mm`,
   );
-  return { rows, columns, pixelSpacing: ps, row, column, normal, slices, spacing, outputSlices, resample: true, frameOfReferenceUID: first.instance.frameOfReferenceUID, notes };
+  return { rows, columns, pixelSpacing: ps, row, column, normal, slices, spacing, outputSlices, resample: true, frameOfReferenceUID, notes, tolerated };
+}
+
+/**
+ * Every slice position must lie on one line along the normal. Two ways to leave it are refused, with different
+ * reasons: the whole stack sheared by one angle (gantry tilt, a tilted acquisition not corrected by the scanner),
+ * and single slices displaced in-plane (stacks stitched from different table or patient positions).
+ */
+function checkOnOneLine(slices: PlannedSlice[], normal: Vec3, pixelMm: number, o: Required<GeometryOptions>, tiltTag: number | undefined): void {
+  const p0 = slices[0].position;
+  const lateral = slices.map((s) => {
+    const d = [0, 1, 2].map((a) => s.position[a] - p0[a]) as Vec3;
+    const along = dot(d, normal);
+    return [0, 1, 2].map((a) => d[a] - along * normal[a]) as Vec3;
+  });
+  const last = slices.length - 1;
+  const extent = slices[last].z - slices[0].z;
+  // The shear of the stack as a whole, from its end slices; a sheared stack has every slice on that line.
+  const shear = lateral[last].map((v) => v / extent) as Vec3;
+  const residual = lateral.map((l, k) => norm([0, 1, 2].map((a) => l[a] - (slices[k].z - slices[0].z) * shear[a]) as Vec3));
+  if (Math.max(...residual) > o.maxOffNormalPx * pixelMm) {
+    // Name the slice furthest from where most slices lie (the component-wise median), not from the first slice,
+    // which may itself be the displaced one.
+    const median = [0, 1, 2].map((a) => [...lateral.map((l) => l[a])].sort((x, y) => x - y)[Math.floor(lateral.length / 2)]);
+    const offBy = lateral.map((l) => norm([0, 1, 2].map((a) => l[a] - median[a]) as Vec3));
+    const worst = offBy.reduce((w, d, k) => (d > offBy[w] ? k : w), 0);
+    const displaced = offBy.filter((d) => d > o.maxOffNormalPx * pixelMm).length;
+    throw new VolumeError(
+      `slice positions are not on one line along the slice normal: ${displaced} of ${slices.length} slices lie off it, ` +
+        `the one at ${fmt(slices[worst].z)} mm by ${fmt(offBy[worst])} mm in-plane (stacks from different table or patient positions)`,
+    );
+  }
+  const shearDeg = (Math.atan(norm(shear)) * 180) / Math.PI;
+  if (shearDeg > o.maxShearDeg) {
+    throw new VolumeError(
+      `gantry tilt: slice positions step ${fmt(shearDeg, 1)}° off the slice normal${tiltTag ? ` (GantryDetectorTilt ${tiltTag}°)` : ''}; sheared volumes are not supported`,
+    );
+  }
+}
+
+/**
+ * The volume's FrameOfReferenceUID, and what was tolerated about it. Called once the geometry is known to be one
+ * volume (one orientation, pixel grid and normal), so differing UIDs are a labelling matter: TCIA's de-identification
+ * of LIDC-IDRI gives every instance its own. The volume needs one UID for the SR and SEG; any of them is as right as
+ * another, and the first sorted slice's (the volume origin's) is taken because it never depends on file or PACS order.
+ */
+function frameOfReference(slices: PlannedSlice[]): { frameOfReferenceUID?: string; tolerated: string[] } {
+  const byInstance = new Map(slices.map((s) => [s.sopInstanceUID, s.instance.frameOfReferenceUID]));
+  const instanceCount = byInstance.size;
+  const uids = new Set([...byInstance.values()].filter((u): u is string => !!u));
+  const missing = [...byInstance.values()].filter((u) => !u).length;
+  const frameOfReferenceUID = slices.find((s) => s.instance.frameOfReferenceUID)?.instance.frameOfReferenceUID;
+  const tolerated: string[] = [];
+  if (uids.size > 1) {
+    tolerated.push(
+      uids.size === instanceCount
+        ? `each of ${instanceCount} instances has its own FrameOfReferenceUID; geometry is one volume (the first slice's UID is used)`
+        : `${uids.size} different FrameOfReferenceUIDs among ${instanceCount} instances; geometry is one volume (the first slice's UID is used)`,
+    );
+  }
+  if (missing > 0 && uids.size > 0) tolerated.push(`FrameOfReferenceUID missing on ${missing} of ${instanceCount} instances; geometry is one volume`);
+  if (uids.size === 0) tolerated.push('no FrameOfReferenceUID: positions are meaningful within this series only');
+  return { frameOfReferenceUID, tolerated };
 }

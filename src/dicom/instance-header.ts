@@ -8,6 +8,7 @@
  * with its resolved geometry and rescale, so that consumers never look at functional groups themselves.
  */
 import type { Vec3 } from './volume';
+import { LensError } from '../errors';
 
 export interface FrameHeader {
   /** 1-based. */
@@ -57,10 +58,9 @@ export interface InstanceHeader {
   source?: string;
 }
 
-export class DicomHeaderError extends Error {
+export class DicomHeaderError extends LensError {
   constructor(message: string) {
-    super(message);
-    this.name = 'DicomHeaderError';
+    super(message, 'header-invalid');
   }
 }
 
@@ -85,7 +85,8 @@ function str(v: unknown): string | undefined {
   const x = Array.isArray(v) ? v[0] : v;
   if (x === undefined || x === null) return undefined;
   // PN values from DICOMweb JSON are objects; none are read here, but guard anyway.
-  const s = typeof x === 'object' ? JSON.stringify(x) : String(x).trim();
+  // Some writers pad text with NUL instead of space (ImageType 'ORIGINAL\\PRIMARY\0...'): stripped like spaces.
+  const s = typeof x === 'object' ? JSON.stringify(x) : String(x).replace(/\0/g, '').trim();
   return s === '' ? undefined : s;
 }
 
@@ -148,10 +149,10 @@ export function headerFromDataset(ds: Dataset, transferSyntaxUID?: string): Inst
     });
   }
 
-  let imageType = asArray(ds.ImageType).map((x) => String(x).trim().toUpperCase());
+  let imageType = asArray(ds.ImageType).map((x) => String(x).replace(/\0/g, '').trim().toUpperCase());
   if (imageType.length === 0 && enhanced) {
     const ft = fgAttr(perFrameSeq[0], shared, 'CTImageFrameTypeSequence', 'FrameType');
-    imageType = asArray(ft).map((x) => String(x).trim().toUpperCase());
+    imageType = asArray(ft).map((x) => String(x).replace(/\0/g, '').trim().toUpperCase());
   }
 
   const f0 = frames[0];
@@ -187,4 +188,28 @@ export function headerFromDataset(ds: Dataset, transferSyntaxUID?: string): Inst
     instanceNumber: num(ds.InstanceNumber),
     gantryDetectorTilt: num(ds.GantryDetectorTilt),
   };
+}
+
+/** A dataset that is not a usable image instance, with the reason. */
+export interface UnreadableInstance {
+  sopInstanceUID?: string;
+  reason: string;
+}
+
+/**
+ * The one metadata-to-headers loop: every dataset of a series' metadata (WADO-RS, or any source that hands out
+ * datasets) as a header; the ones that are not image instances are set aside with the reason instead of failing
+ * the series (one odd instance in a real archive must not cost the whole study its analysis).
+ */
+export function headersFromDatasets(datasets: Dataset[]): { headers: InstanceHeader[]; unreadable: UnreadableInstance[] } {
+  const headers: InstanceHeader[] = [];
+  const unreadable: UnreadableInstance[] = [];
+  for (const ds of datasets) {
+    try {
+      headers.push(headerFromDataset(ds));
+    } catch (e) {
+      unreadable.push({ sopInstanceUID: typeof ds.SOPInstanceUID === 'string' ? ds.SOPInstanceUID : undefined, reason: (e as Error).message });
+    }
+  }
+  return { headers, unreadable };
 }

@@ -15,6 +15,7 @@ import { selectSeries, SelectionError, type SeriesSelection } from './select-ser
 import { groupBySeries, type SeriesInfo } from './series';
 import { isEncapsulated } from './transfer-syntax';
 import type { Volume } from './volume';
+import { LensError } from '../errors';
 
 export interface UnreadableFile {
   file: string;
@@ -26,10 +27,9 @@ export interface FolderScan {
   unreadable: UnreadableFile[];
 }
 
-export class FolderError extends Error {
+export class FolderError extends LensError {
   constructor(message: string) {
-    super(message);
-    this.name = 'FolderError';
+    super(message, 'folder-invalid');
   }
 }
 
@@ -100,7 +100,7 @@ export async function scanDicomFolder(dir: string): Promise<FolderScan> {
  * A frame reader over files: decodes frames of the instances of `series` from their files. The last file read is
  * kept, so the frames of one multi-frame file are not re-read for every frame.
  */
-export function fileFrameReader(series: SeriesInfo): (sopInstanceUID: string, frameNumber: number) => Promise<FramePixels> {
+export function fileFrameReader(series: Pick<SeriesInfo, 'instances'>): (sopInstanceUID: string, frameNumber: number) => Promise<FramePixels> {
   const bySop = new Map(series.instances.map((i) => [i.sopInstanceUID, i]));
   let cached: { file: string; pixelData: unknown } | undefined;
   return async (sop, frameNumber) => {
@@ -137,29 +137,36 @@ export interface LoadedVolume {
 /** Scans dir, selects a series by the rules and assembles its volume. Throws SelectionError when none qualifies. */
 export async function loadSelectedVolume(dir: string, rules: SelectionRules, opts: AssembleOptions = {}): Promise<LoadedVolume> {
   const scan = await scanDicomFolder(dir);
-  if (scan.series.length === 0) {
-    const why = scan.unreadable.length
-      ? `no readable DICOM in ${dir}: ${summariseUnreadable(scan.unreadable)}`
-      : `no files in ${dir}`;
-    throw new FolderError(why);
-  }
+  assertSomethingReadable(scan, dir);
   const selection = selectSeries(scan.series, rules, opts);
   if (!selection.selected) throw new SelectionError(selection);
   const series = selection.selected;
   const notes: string[] = [];
   const volume = await assembleVolume(series, fileFrameReader(series), {
     ...opts,
+    tolerated: selection.tolerated,
     onNote: (n) => {
       notes.push(n);
       opts.onNote?.(n);
     },
   });
   const firstSop = volume.slices[0].sopInstanceUID;
-  const firstFile = series.instances.find((i) => i.sopInstanceUID === firstSop)!.source!;
-  const r = readPart10(await fs.promises.readFile(firstFile), { headerOnly: true });
-  const firstDataset = typeof r === 'string' ? {} : r.dataset;
-  delete firstDataset.PixelData;
+  const firstDataset = await readDatasetWithoutPixelData(series.instances.find((i) => i.sopInstanceUID === firstSop)!.source!);
   return { volume, selection, series, firstDataset, unreadable: scan.unreadable, notes };
+}
+
+/** One file's naturalized dataset without PixelData (patient/study modules for SR/SEG); {} when unreadable. */
+export async function readDatasetWithoutPixelData(file: string): Promise<Record<string, any>> {
+  const r = readPart10(await fs.promises.readFile(file), { headerOnly: true });
+  const dataset = typeof r === 'string' ? {} : r.dataset;
+  delete dataset.PixelData;
+  return dataset;
+}
+
+/** Throws FolderError, naming the unreadable files, when the scan found no DICOM instance at all. */
+export function assertSomethingReadable(scan: FolderScan, dir: string): void {
+  if (scan.series.length > 0) return;
+  throw new FolderError(scan.unreadable.length ? `no readable DICOM in ${dir}: ${summariseUnreadable(scan.unreadable)}` : `no files in ${dir}`);
 }
 
 /** "3 files: a.dcm (not DICOM ...), ..." with at most five named. */

@@ -1,10 +1,13 @@
 /**
  * Which series of a study becomes the volume to analyse. The rules are data (config `selection`); every series
- * that is not selected gets reasons a user can read. Preference among eligible series, in order:
- *   1. thinner slice spacing (spacings within `spacingTieMm` tie),
- *   2. soft-tissue kernel: earlier in `preferredKernels` wins; a kernel matching none ranks after all that match,
- *   3. more slices,
- *   4. the lower SeriesInstanceUID (only so that the choice never depends on file or PACS order).
+ * that is not selected gets reasons a user can read, and what was tolerated about the selected one (no ImageType,
+ * a derived CT, thick slices, per-instance frames of reference) is said in `tolerated`. Preference among eligible
+ * series, in order:
+ *   1. ImageType: earlier in `imageTypes` wins (ORIGINAL before DERIVED); no ImageType ranks after every listed type,
+ *   2. thinner slice spacing (spacings within `spacingTieMm` tie),
+ *   3. soft-tissue kernel: earlier in `preferredKernels` wins; a kernel matching none ranks after all that match,
+ *   4. more slices,
+ *   5. the lower SeriesInstanceUID (only so that the choice never depends on file or PACS order).
  */
 import type { SelectionRules } from '../config/schema';
 import { SUPPORTED_TRANSFER_SYNTAXES } from './decode';
@@ -12,6 +15,7 @@ import { planGeometry, type GeometryOptions, type GeometryPlan } from './geometr
 import { describeSeries, type SeriesInfo } from './series';
 import { describeTransferSyntax } from './transfer-syntax';
 import { VolumeError } from './volume-error';
+import { LensError } from '../errors';
 
 export interface SeriesSelection {
   selected?: SeriesInfo;
@@ -21,25 +25,42 @@ export interface SeriesSelection {
   ranked: SeriesInfo[];
   /** Every series not selected, with its reasons (eligible runners-up say why they ranked lower). */
   rejected: { series: SeriesInfo; reasons: string[] }[];
+  /**
+   * What was tolerated about the selected series, one sentence each (empty when none is selected). Always set by
+   * selectSeries; optional only so that hand-made selections (tests, stubs) need not say it.
+   */
+  tolerated?: string[];
+}
+
+/** The verdict on one series: reasons it cannot be used, or its plan with what was tolerated to use it. */
+export interface SeriesCheck {
+  reasons: string[];
+  plan?: GeometryPlan;
+  tolerated: string[];
+  /** Index of the series' ImageType in `imageTypes` (the worst among its instances); imageTypes.length: none. */
+  imageTypeRank: number;
 }
 
 /** No series of the input can be analysed; `selection` carries every series' reasons. */
-export class SelectionError extends Error {
+export class SelectionError extends LensError {
   constructor(readonly selection: SeriesSelection) {
-    super(selection.why);
-    this.name = 'SelectionError';
+    super(selection.why, 'no-eligible-series');
   }
 }
 
 interface Candidate {
   series: SeriesInfo;
   plan: GeometryPlan;
+  imageTypeRank: number;
+  tolerated: string[];
   kernel?: string;
   kernelRank: number;
 }
 
 const LOCALIZER_DESCRIPTION = /\b(localizer|localiser|scout|topogram|surview|scanogram|pilot)\b/i;
 const fmt = (x: number, d = 2) => Number(x.toFixed(d)).toString();
+/** Control characters (a stray NUL pad) shown escaped, so that a message never looks garbled. */
+const shown = (t: string) => t.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 export function kernelRank(kernel: string | undefined, preferred: string[]): number {
   if (!kernel) return preferred.length;
@@ -51,30 +72,72 @@ export function kernelRank(kernel: string | undefined, preferred: string[]): num
   return i < 0 ? preferred.length : i;
 }
 
-/** Reasons a series cannot be used, or its geometry plan when it can. */
-export function checkSeries(series: SeriesInfo, rules: SelectionRules, geometry: GeometryOptions = {}): { reasons: string[]; plan?: GeometryPlan } {
-  const reasons: string[] = [];
-  const modality = rules.modality.toUpperCase();
-  if (series.modality !== modality) {
-    reasons.push(`modality is ${series.modality || 'missing'}, not ${modality}`);
-    return { reasons };
-  }
+/** ImageType of every instance against the rules: reasons to refuse, or the rank and what was tolerated. */
+function checkImageType(series: SeriesInfo, rules: SelectionRules): Pick<SeriesCheck, 'reasons' | 'tolerated' | 'imageTypeRank'> {
   const accepted = rules.imageTypes.map((t) => t.toUpperCase());
-  const types = [...new Set(series.instances.map((i) => i.imageType.join('\\')))];
-  for (const t of types) {
-    const values = t ? t.split('\\') : [];
+  const rejectValues = rules.rejectImageTypeValues.map((r) => r.toUpperCase());
+  const values3 = rules.imageType3.map((x) => x.toUpperCase());
+  const listed = rules.imageTypes.join(' or ');
+  const counts = new Map<string, number>();
+  for (const i of series.instances) {
+    const t = i.imageType.join('\\');
+    counts.set(t, (counts.get(t) ?? 0) + 1);
+  }
+  const out = { reasons: [] as string[], tolerated: [] as string[], imageTypeRank: 0 };
+  for (const [t, count] of counts) {
+    const where = count === series.instances.length ? '' : ` on ${count} of ${series.instances.length} instances`;
+    const values = t.split('\\');
+    if (values.every((v) => !v)) {
+      if (!rules.acceptMissingImageType) {
+        out.reasons.push(`no ImageType${where}: whether the images are original axial slices cannot be told`);
+      } else {
+        out.imageTypeRank = Math.max(out.imageTypeRank, accepted.length);
+        out.tolerated.push(`no ImageType${where}: accepted, ranked after series that declare ${listed}`);
+      }
+      continue;
+    }
     const pair = values.slice(0, 2).join('\\');
-    if (!accepted.includes(pair)) reasons.push(`ImageType ${t || '(missing)'} is not ${rules.imageTypes.join(' or ')}`);
-    const rejectedValue = rules.rejectImageTypeValues.find((r) => {
-      const rv = r.toUpperCase();
-      return rv.includes('\\') ? pair === rv || t.startsWith(`${rv}\\`) : values.includes(rv);
-    });
-    if (rejectedValue) reasons.push(`localizer or derived image (ImageType ${t} contains ${rejectedValue})`);
+    const rejectedValue = rejectValues.find((rv) => (rv.includes('\\') ? pair === rv || t.startsWith(`${rv}\\`) : values.includes(rv)));
+    if (rejectedValue) {
+      out.reasons.push(`ImageType ${shown(t)} marks a localizer, projection or reformat (${rejectedValue}), not axial slices`);
+      continue;
+    }
+    const rank = accepted.indexOf(pair);
+    if (rank < 0) {
+      out.reasons.push(`ImageType ${shown(t)} is not ${listed}`);
+      continue;
+    }
     const v3 = values[2];
-    if (v3 && !rejectedValue && !rules.imageType3.map((x) => x.toUpperCase()).includes(v3)) {
-      reasons.push(`ImageType value 3 is ${v3}, not ${rules.imageType3.join(' or ')}`);
+    if (v3 && !values3.includes(v3)) {
+      out.reasons.push(`ImageType value 3 is ${shown(v3)}, not ${rules.imageType3.join(' or ')}`);
+      continue;
+    }
+    out.imageTypeRank = Math.max(out.imageTypeRank, rank);
+    if (rank > 0) {
+      const derived = values[0] === 'DERIVED' ? 'derived images (such as the low-dose CT of a PET-CT), ' : '';
+      out.tolerated.push(`ImageType ${shown(t)}${where}: ${derived}accepted, ranked below ${rules.imageTypes[0]} series`);
     }
   }
+  return out;
+}
+
+/** "slice thickness 8 mm (thick slices: ...)" when the slices are thicker or further apart than `thickSliceMm`. */
+function thickSliceNote(plan: GeometryPlan, rules: SelectionRules): string | undefined {
+  const thicknesses = plan.slices.map((s) => s.instance.sliceThickness).filter((t): t is number => t !== undefined && t > 0);
+  const thickness = thicknesses.length ? [...thicknesses].sort((a, b) => a - b)[thicknesses.length >> 1] : undefined;
+  if (Math.max(thickness ?? 0, plan.spacing) <= rules.thickSliceMm + 1e-6) return undefined;
+  const apart = thickness === undefined || Math.abs(thickness - plan.spacing) > rules.spacingTieMm ? `${fmt(plan.spacing)} mm apart` : '';
+  const what = thickness === undefined ? `slices ${apart}` : `slice thickness ${fmt(thickness)} mm${apart ? `, ${apart}` : ''}`;
+  return `${what} (thick slices: small lesions may be missed)`;
+}
+
+/** Reasons a series cannot be used, or its geometry plan (and what was tolerated) when it can. */
+export function checkSeries(series: SeriesInfo, rules: SelectionRules, geometry: GeometryOptions = {}): SeriesCheck {
+  const modality = rules.modality.toUpperCase();
+  if (series.modality !== modality) {
+    return { reasons: [`modality is ${series.modality || 'missing'}, not ${modality}`], tolerated: [], imageTypeRank: 0 };
+  }
+  const { reasons, tolerated, imageTypeRank } = checkImageType(series, rules);
   if (series.seriesDescription && LOCALIZER_DESCRIPTION.test(series.seriesDescription)) {
     reasons.push(`series description '${series.seriesDescription}' names a localizer/scout`);
   }
@@ -98,23 +161,25 @@ export function checkSeries(series: SeriesInfo, rules: SelectionRules, geometry:
       reasons.push(`not axial: the slice normal is ${fmt(angle, 1)}° from the head-foot axis (at most ${rules.maxObliquityDeg}°)`);
     }
     if (plan.spacing > rules.maxSliceSpacingMm + 1e-6) {
-      reasons.push(`slices are ${fmt(plan.spacing)} mm apart (at most ${rules.maxSliceSpacingMm} mm)`);
+      reasons.push(`slices are ${fmt(plan.spacing)} mm apart (at most ${rules.maxSliceSpacingMm} mm: lesions could lie between slices unseen)`);
     }
     if (plan.outputSlices < rules.minSlices) {
       reasons.push(`${plan.outputSlices} slice${plan.outputSlices === 1 ? '' : 's'} (at least ${rules.minSlices} needed)`);
     }
   }
-  return reasons.length ? { reasons } : { reasons, plan };
+  if (reasons.length || !plan) return { reasons, tolerated: [], imageTypeRank };
+  const thick = thickSliceNote(plan, rules);
+  return { reasons, plan, tolerated: [...tolerated, ...plan.tolerated, ...(thick ? [thick] : [])], imageTypeRank };
 }
 
 export function selectSeries(series: SeriesInfo[], rules: SelectionRules, geometry: GeometryOptions = {}): SeriesSelection {
   const rejected: SeriesSelection['rejected'] = [];
   const candidates: Candidate[] = [];
   for (const s of series) {
-    const { reasons, plan } = checkSeries(s, rules, geometry);
+    const { reasons, plan, tolerated, imageTypeRank } = checkSeries(s, rules, geometry);
     if (plan) {
       const kernel = kernelOf(s);
-      candidates.push({ series: s, plan, kernel, kernelRank: kernelRank(kernel, rules.preferredKernels) });
+      candidates.push({ series: s, plan, imageTypeRank, tolerated, kernel, kernelRank: kernelRank(kernel, rules.preferredKernels) });
     } else rejected.push({ series: s, reasons });
   }
   candidates.sort((a, b) => compareCandidates(a, b, rules) ?? 0);
@@ -124,7 +189,7 @@ export function selectSeries(series: SeriesInfo[], rules: SelectionRules, geomet
       series.length === 0
         ? 'no DICOM series found'
         : `no series qualifies for analysis: ${rejected.map((r) => `${describeSeries(r.series)}: ${r.reasons.join('; ')}`).join(' | ')}`;
-    return { why, ranked, rejected };
+    return { why, ranked, rejected, tolerated: [] };
   }
   const best = candidates[0];
   for (const c of candidates.slice(1)) {
@@ -133,7 +198,7 @@ export function selectSeries(series: SeriesInfo[], rules: SelectionRules, geomet
   const why =
     `${describeSeries(best.series)}: ${best.plan.outputSlices} slices ${fmt(best.plan.spacing)} mm apart, kernel ${best.kernel ?? '(none)'}` +
     (candidates.length === 1 ? '; the only series that meets the selection rules' : `; preferred over ${candidates.length - 1} other eligible series (${candidates.slice(1).map((c) => explainOrder(best, c, rules)).join('; ')})`);
-  return { selected: best.series, why, ranked, rejected };
+  return { selected: best.series, why, ranked, rejected, tolerated: best.tolerated };
 }
 
 function kernelOf(s: SeriesInfo): string | undefined {
@@ -142,6 +207,7 @@ function kernelOf(s: SeriesInfo): string | undefined {
 
 /** Negative when a ranks before b; the preference order of the file comment. */
 function compareCandidates(a: Candidate, b: Candidate, rules: SelectionRules): number {
+  if (a.imageTypeRank !== b.imageTypeRank) return a.imageTypeRank - b.imageTypeRank;
   if (Math.abs(a.plan.spacing - b.plan.spacing) > rules.spacingTieMm) return a.plan.spacing - b.plan.spacing;
   if (a.kernelRank !== b.kernelRank) return a.kernelRank - b.kernelRank;
   if (a.plan.outputSlices !== b.plan.outputSlices) return b.plan.outputSlices - a.plan.outputSlices;
@@ -151,6 +217,10 @@ function compareCandidates(a: Candidate, b: Candidate, rules: SelectionRules): n
 /** Why `best` ranks before `other`, naming the first criterion that differs. */
 function explainOrder(best: Candidate, other: Candidate, rules: SelectionRules): string {
   const name = `${other.series.seriesDescription ? `'${other.series.seriesDescription}' ` : ''}${other.series.seriesInstanceUID}`;
+  if (best.imageTypeRank !== other.imageTypeRank) {
+    const typeOf = (c: Candidate) => (c.imageTypeRank < rules.imageTypes.length ? `ImageType ${rules.imageTypes[c.imageTypeRank]}` : 'no ImageType');
+    return `${name} has ${typeOf(other)}; the selected series has ${typeOf(best)}, preferred`;
+  }
   if (Math.abs(best.plan.spacing - other.plan.spacing) > rules.spacingTieMm) {
     return `${name} has thicker slice spacing (${fmt(other.plan.spacing)} vs ${fmt(best.plan.spacing)} mm)`;
   }

@@ -20,6 +20,11 @@ export interface Volume {
   studyInstanceUID: string;
   seriesInstanceUID: string;
   frameOfReferenceUID: string;
+  /**
+   * What real-world DICOM needed to be tolerated to make this volume (per-instance frames of reference, missing
+   * ImageType, thick slices, ...), one sentence each for the journey, the SR and `lens inspect`.
+   */
+  tolerated?: string[];
 }
 
 export type Vec3 = [number, number, number];

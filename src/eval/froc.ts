@@ -1,10 +1,11 @@
 /**
- * The evaluation protocol of design.md §3 (LENS, DeepLesion 3D): a predicted 3D box hits a truth lesion when
- * IoBB = intersection volume / predicted box volume >= 0.3; a lesion hit by several predictions counts once; a
- * prediction on an already found lesion is neither a hit nor a false positive; a prediction that hits no lesion is a
- * false positive. The score threshold is swept over every prediction score (all predictions of equal score enter
- * together); sensitivity at F false positives per volume is the highest sensitivity of an operating point with at
- * most F FPs per volume (no interpolation). The mean over 0.125..8 FPs/volume is the average sensitivity.
+ * The evaluation protocol of docs/contracts.md#evaluation-protocol (LENS, DeepLesion 3D): a predicted 3D box hits
+ * a truth lesion when IoBB = intersection volume / predicted box volume >= 0.3; a lesion hit by several predictions
+ * counts once; a prediction on an already found lesion is neither a hit nor a false positive; a prediction that hits
+ * no lesion is a false positive. The score threshold is swept over every prediction score (all predictions of equal
+ * score enter together); sensitivity at F false positives per volume is the highest sensitivity of an operating
+ * point with at most F FPs per volume (no interpolation). The mean over 0.125..8 FPs/volume is the average
+ * sensitivity.
  */
 import { iobb } from '../detect/box3d';
 import type { BoxLPS, Findings, TruthStudy } from '../detect/findings';

@@ -2,8 +2,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Findings, TruthFile, TruthStudy } from '../detect/findings';
+import { LensError } from '../errors';
 
-export class EvalInputError extends Error {}
+export class EvalInputError extends LensError {
+  constructor(message: string) {
+    super(message, 'eval-input-invalid');
+  }
+}
 
 /** Every file named `name` under dir (recursively; symlinked folders are not followed). */
 export function findFiles(dir: string, name: string): string[] {

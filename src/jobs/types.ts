@@ -1,7 +1,18 @@
 /**
- * The job model of the service (mercure-style): one job per study event, its state, and a journey of events.
- * Kept free of storage details so that a distributed queue can implement JobStore later.
+ * The job model of the service (mercure-style): one job per unit of work (today: analysing one study), its
+ * state, and a journey of events. Kept free of storage details so that SQLite and a network database (PostgreSQL)
+ * implement the same JobStore.
  */
+
+/**
+ * What a job does. A study analysis is about one study (studyInstanceUID: the key of its idempotency and of the
+ * merge of duplicate events); a harvest run walks an archive and has no study of its own.
+ */
+export const JOB_KINDS = ['study-analysis', 'harvest-run'] as const;
+export type JobKind = (typeof JOB_KINDS)[number];
+
+/** Kind-specific input of a job, stored as JSON. Never patient data: UIDs, dates, options. */
+export type JobPayload = Record<string, unknown>;
 
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'skipped', 'failed', 'failed-retrying', 'dead'] as const;
 export type JobState = (typeof JOB_STATES)[number];
@@ -36,9 +47,9 @@ export interface JobOutputs {
   segSopInstanceUID?: string;
 }
 
-export interface Job {
+interface JobFields {
   id: number;
-  studyInstanceUID: string;
+  payload: JobPayload;
   source: JobSource;
   state: JobState;
   attempts: number;
@@ -65,6 +76,19 @@ export interface Job {
   finishedAt?: number;
 }
 
+export interface StudyAnalysisJob extends JobFields {
+  kind: 'study-analysis';
+  studyInstanceUID: string;
+}
+
+export interface HarvestRunJob extends JobFields {
+  kind: 'harvest-run';
+  studyInstanceUID?: undefined;
+}
+
+export type Job = StudyAnalysisJob | HarvestRunJob;
+export type JobOfKind<K extends JobKind> = Extract<Job, { kind: K }>;
+
 export interface JourneyEvent {
   id: number;
   jobId: number;
@@ -73,10 +97,14 @@ export interface JourneyEvent {
   details?: Record<string, unknown>;
 }
 
-export interface EnqueueRequest {
+/** An event asking for a study to be analysed (`kind` may be left out: it is the default kind). */
+export interface StudyAnalysisRequest {
+  kind?: 'study-analysis';
   studyInstanceUID: string;
   source: JobSource;
+  payload?: JobPayload;
   force?: boolean;
+  /** Journey details of the `received` event (where the event came from). */
   details?: Record<string, unknown>;
   /**
    * The same Orthanc event reaches us twice (push and change feed, moments apart): a job for the study created
@@ -85,6 +113,16 @@ export interface EnqueueRequest {
   mergeWithinMs?: number;
 }
 
+/** A request for a harvest run: every request makes a job of its own (no study to merge on). */
+export interface HarvestRunRequest {
+  kind: 'harvest-run';
+  source: JobSource;
+  payload: JobPayload;
+  details?: Record<string, unknown>;
+}
+
+export type EnqueueRequest = StudyAnalysisRequest | HarvestRunRequest;
+
 export interface EnqueueResult {
   job: Job;
   /** False when the event joined a job that was already waiting or running for this study. */
@@ -92,6 +130,7 @@ export interface EnqueueResult {
 }
 
 export interface JobQuery {
+  kind?: JobKind;
   state?: JobState;
   studyInstanceUID?: string;
   limit?: number;
@@ -103,28 +142,36 @@ export type JobCompletion =
   | { kind: 'skipped'; reason: string; message: string; idempotencyKey?: string; seriesInstanceUID?: string; modelVersion?: string }
   | { kind: 'failed'; reason: string; message: string; transient: boolean };
 
+export interface ClaimOptions {
+  /** Only jobs of these kinds (the ones this worker can run); all kinds when left out. */
+  kinds?: readonly JobKind[];
+  now?: number;
+}
+
 /**
- * The durable queue. Implementations must make claim() atomic across processes: one job is leased to one
- * worker at a time, and an expired lease makes the job claimable again.
+ * The durable queue. Every method returns a Promise, so that a store over the network (PostgreSQL) implements the
+ * same interface as the embedded one. Implementations must make claim() atomic across processes: one job is
+ * leased to one worker at a time, and an expired lease makes the job claimable again. The rules of the life
+ * cycle are the pure functions of state-machine.ts, shared by every implementation.
  */
 export interface JobStore {
-  enqueue(req: EnqueueRequest): EnqueueResult;
-  /** Leases the next due job to `owner` for `leaseMs`, or returns undefined. */
-  claim(owner: string, leaseMs: number, now?: number): Job | undefined;
+  enqueue(req: EnqueueRequest, now?: number): Promise<EnqueueResult>;
+  /** Leases the next due job to `owner` for `leaseMs`, or resolves to undefined. */
+  claim(owner: string, leaseMs: number, opts?: ClaimOptions): Promise<Job | undefined>;
   /** Extends the lease; false when the job is no longer leased to `owner` (then the worker must stop). */
-  renewLease(jobId: number, owner: string, leaseMs: number, now?: number): boolean;
-  /** Records the outcome; retries and dead-lettering follow the backoff policy. */
-  complete(jobId: number, owner: string, result: JobCompletion, now?: number): Job;
-  addJourney(jobId: number, event: JourneyEventName, details?: Record<string, unknown>, at?: number): void;
-  journey(jobId: number): JourneyEvent[];
-  get(jobId: number): Job | undefined;
-  list(q?: JobQuery): Job[];
-  countByState(): Record<JobState, number>;
-  /** A job that succeeded with this key (same study, series and model version). */
-  findSucceeded(idempotencyKey: string): Job | undefined;
-  hasJobForStudy(studyInstanceUID: string): boolean;
-  getCursor(name: string): string | undefined;
-  setCursor(name: string, value: string): void;
-  ping(): boolean;
-  close(): void;
+  renewLease(jobId: number, owner: string, leaseMs: number, now?: number): Promise<boolean>;
+  /** Records the outcome; retries and dead-lettering follow the backoff policy. Rejects with LeaseLostError. */
+  complete(jobId: number, owner: string, result: JobCompletion, now?: number): Promise<Job>;
+  addJourney(jobId: number, event: JourneyEventName, details?: Record<string, unknown>, at?: number): Promise<void>;
+  journey(jobId: number): Promise<JourneyEvent[]>;
+  get(jobId: number): Promise<Job | undefined>;
+  list(q?: JobQuery): Promise<Job[]>;
+  countByState(): Promise<Record<JobState, number>>;
+  /** A study analysis that succeeded with this key (same study, series and model version). */
+  findSucceeded(idempotencyKey: string): Promise<StudyAnalysisJob | undefined>;
+  hasJobForStudy(studyInstanceUID: string): Promise<boolean>;
+  getCursor(name: string): Promise<string | undefined>;
+  setCursor(name: string, value: string): Promise<void>;
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
 }

@@ -1,44 +1,56 @@
 /**
- * Workers: `concurrency` loops that lease due jobs from the store, run them, and report the outcome. A lease is
- * renewed while the job runs; if this process dies the lease expires and another worker takes the job.
+ * Workers: `concurrency` loops that lease due jobs from the store, run them, and report the outcome. A pool claims
+ * only the kinds of job it has a runner for. The lease is renewed on a timer while the job runs; the job's code
+ * asks checkLease() between its steps and stops when the last renewal failed (the store said the job is no longer
+ * ours, or could not be reached: either way another worker may take the job once the lease runs out). If this
+ * process dies, the lease expires and another worker takes the job.
  */
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { log } from '../log';
 import { LeaseLostError } from './errors';
-import type { Job, JobCompletion, JobStore, JourneyEventName } from './types';
+import type { Job, JobCompletion, JobKind, JobOfKind, JobStore, JourneyEventName } from './types';
 
 export interface JobRunContext {
-  journal(event: JourneyEventName, details?: Record<string, unknown>): void;
+  journal(event: JourneyEventName, details?: Record<string, unknown>): Promise<void>;
+  /** Throws LeaseLostError when the last lease renewal failed: the job may belong to someone else now. */
   checkLease(): void;
 }
+
+export type JobRunner<K extends JobKind> = (job: JobOfKind<K>, ctx: JobRunContext) => Promise<JobCompletion>;
+export type JobRunners = { [K in JobKind]?: JobRunner<K> };
 
 export interface WorkerPoolOptions {
   store: JobStore;
   concurrency: number;
   leaseMs: number;
+  /** How often the lease of a running job is renewed (default: a third of leaseMs). */
+  renewEveryMs?: number;
   /** How often an idle worker looks for due jobs (enqueue also wakes them). */
   pollMs?: number;
-  run(job: Job, ctx: JobRunContext): Promise<JobCompletion>;
+  runners: JobRunners;
   onFinished?(job: Job, result: JobCompletion): void;
   owner?: string;
 }
 
 export class WorkerPool {
   readonly owner: string;
+  private readonly kinds: JobKind[];
   private running = false;
   private loops: Promise<void>[] = [];
   private wakers = new Set<() => void>();
 
   constructor(private readonly o: WorkerPoolOptions) {
     this.owner = o.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.kinds = (Object.keys(o.runners) as JobKind[]).filter((k) => o.runners[k]);
   }
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.loops = [];
     for (let i = 0; i < this.o.concurrency; i++) this.loops.push(this.loop(i));
-    log.info('workers started', { owner: this.owner, concurrency: this.o.concurrency });
+    log.info('workers started', { owner: this.owner, concurrency: this.o.concurrency, kinds: this.kinds });
   }
 
   /** Look for work now (after an enqueue). */
@@ -50,14 +62,16 @@ export class WorkerPool {
   async stop(graceMs = 30000): Promise<void> {
     this.running = false;
     this.wake();
-    await Promise.race([Promise.all(this.loops), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(this.loops), new Promise((r) => (t = setTimeout(r, graceMs)))]);
+    clearTimeout(t);
   }
 
   private async loop(index: number): Promise<void> {
     while (this.running) {
       let job: Job | undefined;
       try {
-        job = this.o.store.claim(this.owner, this.o.leaseMs);
+        job = await this.o.store.claim(this.owner, this.o.leaseMs, { kinds: this.kinds });
       } catch (e) {
         log.error('claim failed', { worker: index, error: (e as Error).message });
       }
@@ -82,31 +96,66 @@ export class WorkerPool {
   }
 
   private async execute(job: Job): Promise<void> {
-    const { store, leaseMs } = this.o;
-    let lost = false;
-    const renew = setInterval(() => {
-      try {
-        if (!store.renewLease(job.id, this.owner, leaseMs)) lost = true;
-      } catch (e) {
-        log.warn('lease renewal failed', { jobId: job.id, error: (e as Error).message });
-      }
-    }, Math.max(200, Math.floor(leaseMs / 3)));
-    log.info('job started', { jobId: job.id, studyInstanceUID: job.studyInstanceUID, attempt: job.attempts });
+    const { store } = this.o;
+    const lease = this.keepLease(job.id);
+    log.info('job started', { jobId: job.id, kind: job.kind, studyInstanceUID: job.studyInstanceUID, attempt: job.attempts });
     try {
-      const result = await this.o.run(job, {
+      const ctx: JobRunContext = {
         journal: (event, details) => store.addJourney(job.id, event, details),
         checkLease: () => {
-          if (lost) throw new LeaseLostError(`lease of job ${job.id} lost`);
+          if (!lease.held()) throw new LeaseLostError(`lease of job ${job.id} lost`);
         },
-      });
-      const after = store.complete(job.id, this.owner, result);
-      log.info('job finished', { jobId: job.id, studyInstanceUID: job.studyInstanceUID, state: after.state, reason: after.reason });
+      };
+      const result = await this.runnerFor(job)(ctx);
+      const after = await store.complete(job.id, this.owner, result);
+      log.info('job finished', { jobId: job.id, kind: job.kind, studyInstanceUID: job.studyInstanceUID, state: after.state, reason: after.reason });
       this.o.onFinished?.(after, result);
     } catch (e) {
       if (e instanceof LeaseLostError) log.warn('job abandoned: lease lost', { jobId: job.id });
       else log.error('job crashed', { jobId: job.id, error: (e as Error).message });
     } finally {
-      clearInterval(renew);
+      lease.stop();
     }
+  }
+
+  private runnerFor(job: Job): (ctx: JobRunContext) => Promise<JobCompletion> {
+    const r = this.o.runners;
+    switch (job.kind) {
+      case 'study-analysis':
+        if (r['study-analysis']) return (ctx) => r['study-analysis']!(job, ctx);
+        break;
+      case 'harvest-run':
+        if (r['harvest-run']) return (ctx) => r['harvest-run']!(job, ctx);
+        break;
+    }
+    // claim() asked only for the kinds with a runner.
+    throw new Error(`job ${job.id}: no runner for kind ${job.kind}`);
+  }
+
+  /** Renews the lease until stopped; held() is the outcome of the last renewal (the claim counts as the first). */
+  private keepLease(jobId: number): { held(): boolean; stop(): void } {
+    const { store, leaseMs } = this.o;
+    const every = this.o.renewEveryMs ?? Math.max(200, Math.floor(leaseMs / 3));
+    let held = true;
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    const renew = async () => {
+      try {
+        held = await store.renewLease(jobId, this.owner, leaseMs);
+        if (!held) log.warn('lease lost: the job was taken over', { jobId });
+      } catch (e) {
+        held = false;
+        log.warn('lease renewal failed', { jobId, error: (e as Error).message });
+      }
+      if (!stopped) timer = setTimeout(renew, every);
+    };
+    timer = setTimeout(renew, every);
+    return {
+      held: () => held,
+      stop: () => {
+        stopped = true;
+        clearTimeout(timer);
+      },
+    };
   }
 }

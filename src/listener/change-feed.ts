@@ -54,10 +54,10 @@ export class ChangeFeedListener {
   /** Reads every change since the cursor; returns how many StableStudy events were enqueued. */
   async pollOnce(): Promise<number> {
     const { store, orthanc } = this.o;
-    let cursor = store.getCursor(CHANGE_FEED_CURSOR);
+    let cursor = await store.getCursor(CHANGE_FEED_CURSOR);
     if (cursor === undefined) {
       cursor = this.o.startFrom === 'beginning' ? '0' : String((await orthancGet<ChangesPage>(orthanc, '/changes?last')).Last);
-      store.setCursor(CHANGE_FEED_CURSOR, cursor);
+      await store.setCursor(CHANGE_FEED_CURSOR, cursor);
       log.info('change feed cursor initialised', { cursor, startFrom: this.o.startFrom });
     }
     let since = Number(cursor);
@@ -69,13 +69,13 @@ export class ChangeFeedListener {
           if (await this.enqueueStudy(c)) enqueued++;
         }
         since = c.Seq;
-        store.setCursor(CHANGE_FEED_CURSOR, String(since));
+        await store.setCursor(CHANGE_FEED_CURSOR, String(since));
       }
       if (page.Done || page.Changes.length === 0) {
         // Orthanc reports Last even when nothing matched; never move backwards.
         if (page.Last > since) {
           since = page.Last;
-          store.setCursor(CHANGE_FEED_CURSOR, String(since));
+          await store.setCursor(CHANGE_FEED_CURSOR, String(since));
         }
         return enqueued;
       }
@@ -99,7 +99,7 @@ export class ChangeFeedListener {
       log.warn('stable study without StudyInstanceUID', { orthancStudyId: c.ID });
       return false;
     }
-    const { created, job } = this.o.store.enqueue({ studyInstanceUID: uid, source: 'changes', details: { orthancStudyId: c.ID, seq: c.Seq }, mergeWithinMs: this.o.mergeWithinMs });
+    const { created, job } = await this.o.store.enqueue({ studyInstanceUID: uid, source: 'changes', details: { orthancStudyId: c.ID, seq: c.Seq }, mergeWithinMs: this.o.mergeWithinMs });
     log.info('change feed event', { jobId: job.id, studyInstanceUID: uid, seq: c.Seq, created });
     this.o.onEnqueued?.(created);
     return true;

@@ -44,7 +44,7 @@ export class DicomwebPoller {
 
   async pollOnce(now = new Date()): Promise<number> {
     const { store } = this.o;
-    const prev = store.getCursor(POLL_CURSOR);
+    const prev = await store.getCursor(POLL_CURSOR);
     const w = pollWindow(now, prev ? new Date(prev) : undefined, this.o.lookbackMinutes, this.o.studyDateLookbackDays);
     const studies = await this.o.client.searchStudies(
       { StudyDate: w.studyDate, includefield: '00201208' },
@@ -57,15 +57,15 @@ export class DicomwebPoller {
       if (!uid) continue;
       const count = Number(s['00201208']?.Value?.[0] ?? 0);
       seen.set(uid, count);
-      if (store.hasJobForStudy(uid) || !isStable(this.counts.get(uid), count)) continue;
-      const { created, job } = store.enqueue({ studyInstanceUID: uid, source: 'poll', details: { window: w.studyDate } });
+      if ((await store.hasJobForStudy(uid)) || !isStable(this.counts.get(uid), count)) continue;
+      const { created, job } = await store.enqueue({ studyInstanceUID: uid, source: 'poll', details: { window: w.studyDate } });
       log.info('poll event', { jobId: job.id, studyInstanceUID: uid, created });
       this.o.onEnqueued?.(created);
       enqueued++;
     }
     this.counts = seen;
     log.debug('DICOMweb poll', { studyDate: w.studyDate, studies: studies.length, enqueued });
-    store.setCursor(POLL_CURSOR, w.to.toISOString());
+    await store.setCursor(POLL_CURSOR, w.to.toISOString());
     return enqueued;
   }
 }

@@ -1,16 +1,18 @@
 /** Minimal access to Orthanc's own REST API (the change feed and study lookup), with the configured auth. */
 import type { AuthConfig } from '../config/schema';
 import { authHeaders } from '../pacs/dicomweb';
+import { LensError } from '../errors';
+import { isTransientStatus } from '../pacs/retry';
 
 export interface OrthancRestConfig {
   url: string;
   auth: AuthConfig;
 }
 
-export class OrthancRestError extends Error {
+/** Without a status, Orthanc could not be reached; with one, the PACS's transient policy decides. */
+export class OrthancRestError extends LensError {
   constructor(message: string, readonly status?: number) {
-    super(message);
-    this.name = 'OrthancRestError';
+    super(message, status === undefined ? 'pacs-unreachable' : `pacs-http-${status}`, status === undefined || isTransientStatus(status));
   }
 }
 

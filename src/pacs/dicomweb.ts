@@ -14,6 +14,7 @@ import { decodeFrame, type FramePixels } from '../dicom/decode';
 import type { InstanceHeader } from '../dicom/instance-header';
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/transfer-syntax';
 import { log } from '../log';
+import type { SeriesSummary } from '../source/study-source';
 import { PacsHttpError, PacsUnreachableError, StoreError } from './errors';
 import { createLimiter, type Limiter } from './limiter';
 import { NodeXhr } from './node-xhr';
@@ -136,6 +137,15 @@ export class DicomWebClient {
     return json.map((ds) => DicomMetaDictionary.naturalizeDataset(ds));
   }
 
+  /** Metadata of one instance, naturalized: what a single key slice needs, without the whole series'. */
+  async retrieveInstanceMetadata(studyUID: string, seriesUID: string, sopUID: string): Promise<Record<string, any>> {
+    const json = await this.request(async (request) =>
+      asArray(await this.dw.retrieveInstanceMetadata({ studyInstanceUID: studyUID, seriesInstanceUID: seriesUID, sopInstanceUID: sopUID, request } as any)),
+    );
+    if (json.length !== 1) throw new Error(`${this.url}: expected the metadata of 1 instance for ${sopUID}, got ${json.length}`);
+    return DicomMetaDictionary.naturalizeDataset(json[0]);
+  }
+
   /** One frame's stored values (no rescale), under the frame concurrency limit. */
   retrieveFrame(studyUID: string, seriesUID: string, sopUID: string, frameNumber: number, header: InstanceHeader): Promise<FramePixels> {
     return this.frameLimiter(async () => {
@@ -250,6 +260,27 @@ export class DicomWebClient {
       }
     }
   }
+}
+
+/** QIDO-RS series attributes that the series summaries need beyond the defaults (Manufacturer: our own outputs). */
+export const SERIES_SUMMARY_FIELDS = { includefield: '00080070' };
+
+/** The one reading of a QIDO-RS series result; undefined when it names no series. */
+export function seriesSummaryFromQido(ds: DicomJson): SeriesSummary | undefined {
+  const value = (tag: string) => {
+    const v = ds[tag]?.Value?.[0];
+    return v === undefined || v === null || v === '' ? undefined : String(v);
+  };
+  const seriesInstanceUID = value('0020000E');
+  if (!seriesInstanceUID) return undefined;
+  const count = Number(value('00201209'));
+  return {
+    seriesInstanceUID,
+    modality: value('00080060'),
+    seriesDescription: value('0008103E'),
+    manufacturer: value('00080070'),
+    numberOfInstances: Number.isFinite(count) && count > 0 ? count : undefined,
+  };
 }
 
 export function authHeaders(auth: AuthConfig): Record<string, string> {

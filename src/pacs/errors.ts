@@ -1,20 +1,21 @@
 /** Errors of the DICOMweb client. Each names the URL and says what went wrong in words a PACS administrator reads. */
+import { LensError } from '../errors';
+import { isTransientStatus } from './retry';
 
 /** The PACS could not be reached (connection refused or reset, timeout) even after the configured retries. */
-export class PacsUnreachableError extends Error {
+export class PacsUnreachableError extends LensError {
   constructor(
     readonly url: string,
     readonly attempts: number,
     /** The last network failure, e.g. "ECONNREFUSED" or "timeout after 60000 ms". */
-    readonly reason: string,
+    readonly networkError: string,
   ) {
-    super(`PACS unreachable at ${url} after ${attempts} ${attempts === 1 ? 'try' : 'tries'} (${reason})`);
-    this.name = 'PacsUnreachableError';
+    super(`PACS unreachable at ${url} after ${attempts} ${attempts === 1 ? 'try' : 'tries'} (${networkError})`, 'pacs-unreachable', true);
   }
 }
 
-/** The PACS answered with an HTTP error status. */
-export class PacsHttpError extends Error {
+/** The PACS answered with an HTTP error status; whether that is transient is the one policy of retry.ts. */
+export class PacsHttpError extends LensError {
   constructor(
     readonly status: number,
     readonly method: string,
@@ -23,8 +24,11 @@ export class PacsHttpError extends Error {
     readonly body: string,
     readonly attempts = 1,
   ) {
-    super(`${method} ${url} failed: HTTP ${status}${hint(status)}${body ? `: ${body}` : ''}${attempts > 1 ? ` (after ${attempts} tries)` : ''}`);
-    this.name = 'PacsHttpError';
+    super(
+      `${method} ${url} failed: HTTP ${status}${hint(status)}${body ? `: ${body}` : ''}${attempts > 1 ? ` (after ${attempts} tries)` : ''}`,
+      `pacs-http-${status}`,
+      isTransientStatus(status),
+    );
   }
 }
 
@@ -44,7 +48,7 @@ export interface FailedInstance {
 }
 
 /** STOW-RS stored some instances but not all (or none); lists every failed instance with its reason. */
-export class StoreError extends Error {
+export class StoreError extends LensError {
   constructor(
     readonly url: string,
     readonly failed: FailedInstance[],
@@ -54,7 +58,6 @@ export class StoreError extends Error {
     const shown = failed.slice(0, 10).map((f) => `${f.sopInstanceUID ?? '(unknown SOP instance)'}: ${f.reason}`);
     if (failed.length > shown.length) shown.push(`and ${failed.length - shown.length} more`);
     const list = shown.join('; ');
-    super(`STOW-RS to ${url}: ${failed.length} instance(s) not stored, ${storedCount} stored: ${list}`);
-    this.name = 'StoreError';
+    super(`STOW-RS to ${url}: ${failed.length} instance(s) not stored, ${storedCount} stored: ${list}`, 'store-rejected');
   }
 }

@@ -1,7 +1,10 @@
 /**
- * Retry policy for PACS requests: only failures that a later attempt can cure are retried (network errors,
- * timeouts, 429 and the gateway statuses 502/503/504). Every other HTTP status, 4xx above all, is final at once:
- * retrying a 401 only locks accounts and delays the clear message.
+ * The one transient policy for HTTP answers of the PACS (DICOMweb and Orthanc's REST API alike): used by the
+ * request retries here and by PacsHttpError/OrthancRestError, whose transient flag decides whether the job is
+ * retried later. Only failures that a later attempt can cure are transient: no response at all (network errors,
+ * timeouts), 408 (the server gave up waiting for us), 429 and the gateway statuses 502/503/504. Every other status
+ * is final at once: retrying a 401 only locks accounts and delays the clear message, and Orthanc answers 500 for
+ * requests it cannot process (e.g. a transcoding it does not support), which a later try repeats identically.
  */
 
 /** What one failed attempt looked like. status 0 means no HTTP response (network failure or timeout). */
@@ -13,10 +16,15 @@ export interface AttemptFailure {
   retryAfterSeconds?: number;
 }
 
-const TRANSIENT_STATUSES = new Set([429, 502, 503, 504]);
+const TRANSIENT_STATUSES = new Set([408, 429, 502, 503, 504]);
+
+/** Whether an HTTP status from the PACS may turn into success later without any change. */
+export function isTransientStatus(status: number): boolean {
+  return TRANSIENT_STATUSES.has(status);
+}
 
 export function isTransient(f: AttemptFailure): boolean {
-  return f.status === 0 || TRANSIENT_STATUSES.has(f.status);
+  return f.status === 0 || isTransientStatus(f.status);
 }
 
 export interface BackoffOptions {

@@ -3,15 +3,7 @@
  * Orthanc announces it as a new StableStudy: the pipeline must see that the study only changed by our write.
  */
 import { MANUFACTURER } from '../report/imaging-measurement-report';
-
-/** What QIDO-RS tells about one series of a study (no pixel data, no patient data). */
-export interface SeriesSummary {
-  seriesInstanceUID: string;
-  modality?: string;
-  seriesDescription?: string;
-  manufacturer?: string;
-  numberOfInstances?: number;
-}
+import type { SeriesSummary } from '../source/study-source';
 
 const OUTPUT_MODALITIES = new Set(['SR', 'SEG']);
 

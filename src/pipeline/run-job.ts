@@ -1,64 +1,58 @@
 /**
- * The orchestrator: runs the stages of one job in order, records each in the journey with its duration, and
- * turns the outcome (or the error) into a JobCompletion for the job store.
+ * One job of the service: the stages (run-stages.ts), each checked against the job's lease before it starts and
+ * recorded in the journey with its duration, and the outcome (or the error) turned into a JobCompletion.
  */
+import { classifyError } from '../errors';
 import { LeaseLostError } from '../jobs/errors';
+import type { JobCompletion, JourneyEventName, LesionSummary } from '../jobs/types';
 import { log } from '../log';
-import type { Job, JobCompletion, JourneyEventName, LesionSummary } from '../jobs/types';
-import { classifyError, SkipStudy } from './errors';
-import type { Detection, FetchedVolume, ReceivedStudy, ReportObjects, SelectedSeries, Stage, StoredReport } from './stages';
-
-export interface StudyPipeline {
-  select: Stage<ReceivedStudy, SelectedSeries>;
-  fetch: Stage<SelectedSeries, FetchedVolume>;
-  detect: Stage<FetchedVolume, Detection>;
-  build: Stage<Detection, ReportObjects>;
-  store: Stage<ReportObjects, StoredReport>;
-}
+import { SkipStudy } from './errors';
+import { newProgress, runStages } from './run-stages';
+import type { StudyPipeline } from './study-pipeline';
 
 export interface RunContext {
-  journal(event: JourneyEventName, details?: Record<string, unknown>): void;
+  journal(event: JourneyEventName, details?: Record<string, unknown>): void | Promise<void>;
   /** Throws when the worker lost its lease: the job belongs to someone else now. */
   checkLease(): void;
 }
 
-export async function runJob(job: Pick<Job, 'id' | 'studyInstanceUID' | 'force' | 'receivedAt'>, p: StudyPipeline, ctx: RunContext): Promise<JobCompletion> {
-  const timingsMs: Record<string, number> = {};
+/** What runJob needs of a study-analysis job. */
+export interface StudyJobRef {
+  id: number;
+  studyInstanceUID: string;
+  force: boolean;
+  /** Epoch ms: when the first event for the job arrived. */
+  receivedAt: number;
+}
+
+export async function runJob(job: StudyJobRef, p: StudyPipeline, ctx: RunContext): Promise<JobCompletion> {
   const t0 = Date.now();
-  async function step<I, O>(stage: Stage<I, O>, input: I): Promise<O> {
-    ctx.checkLease();
-    const start = Date.now();
-    const out = await stage.run(input);
-    const ms = Date.now() - start;
-    timingsMs[stage.name] = ms;
-    ctx.journal(stage.name, { ms, ...stage.describe(out) });
-    log.info('stage done', { jobId: job.id, stage: stage.name, ms, studyInstanceUID: job.studyInstanceUID });
-    return out;
-  }
-  let selected: SelectedSeries | undefined;
+  const progress = newProgress();
   try {
-    selected = await step(p.select, { studyInstanceUID: job.studyInstanceUID, force: job.force });
-    const fetched = await step(p.fetch, selected);
-    const detection = await step(p.detect, fetched);
-    const report = await step(p.build, detection);
-    const stored = await step(p.store, report);
+    const r = await runStages({ studyInstanceUID: job.studyInstanceUID, force: job.force }, p, {
+      beforeStage: () => ctx.checkLease(),
+      afterStage: async (stage, ms, details) => {
+        await ctx.journal(stage, { ms, ...details });
+        log.info('stage done', { jobId: job.id, stage, ms, studyInstanceUID: job.studyInstanceUID });
+      },
+    }, progress);
     const now = Date.now();
-    timingsMs.total = now - t0;
-    timingsMs.eventToStored = now - job.receivedAt;
-    const lesions: LesionSummary[] = detection.findings.lesions.map((l) => ({
+    const timingsMs: Record<string, number> = { ...r.timingsMs, total: now - t0, eventToStored: now - job.receivedAt };
+    const lesions: LesionSummary[] = r.detected.findings.lesions.map((l) => ({
       id: l.id, type: l.type, score: l.score, longAxisMm: l.longAxisMm, shortAxisMm: l.shortAxisMm, keySlice: l.keySlice,
     }));
     return {
       kind: 'succeeded',
-      outputs: { seriesInstanceUID: selected.series.seriesInstanceUID, ...stored.outputs },
+      outputs: { seriesInstanceUID: r.selected.series.seriesInstanceUID, ...r.stored.outputs },
       lesions,
       timingsMs,
-      idempotencyKey: selected.idempotencyKey,
-      seriesInstanceUID: selected.series.seriesInstanceUID,
-      modelVersion: selected.modelVersion,
+      idempotencyKey: r.selected.idempotencyKey,
+      seriesInstanceUID: r.selected.series.seriesInstanceUID,
+      modelVersion: r.selected.modelVersion,
     };
   } catch (e) {
     if (e instanceof LeaseLostError) throw e;
+    const selected = progress.selected;
     if (e instanceof SkipStudy) {
       log.info('job skipped', { jobId: job.id, studyInstanceUID: job.studyInstanceUID, reason: e.reason });
       return {

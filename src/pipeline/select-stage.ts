@@ -1,6 +1,8 @@
 /**
- * Stage "selected": what is in the study (QIDO-RS), which series to analyse (WADO-RS metadata + the selection
- * rules), and whether the study needs analysis at all. Skips, each with its reason:
+ * Stage "selected": what is in the study (the source's series list), which series to analyse (each candidate's
+ * metadata, read once, + the selection rules), and whether the study needs analysis at all. Series of another
+ * modality are rejected from the list alone, without reading their metadata. Skips, each with its reason:
+ *   empty-study       the study has no series
  *   own-output        the study changed only by our own SR/SEG (or holds nothing else)
  *   no-ct             no series of the configured modality
  *   no-suitable-series CT series exist but none passes the rules (e.g. only a scout), with each series' reasons
@@ -9,24 +11,29 @@
 import type { SelectionRules } from '../config/schema';
 import type { SeriesInfo } from '../dicom/series';
 import type { Job } from '../jobs/types';
+import { log } from '../log';
+import type { SeriesMetadata, SeriesSummary, StudySource } from '../source/study-source';
 import { SkipStudy } from './errors';
 import { idempotencyKey } from './idempotency';
-import { splitOwnOutputs, type SeriesSummary } from './own-outputs';
+import { splitOwnOutputs } from './own-outputs';
 import type { ReceivedStudy, SelectedSeries, Stage } from './stages';
 
+/** What the pipeline needs of src/dicom's SeriesSelection. */
 export interface SeriesChoice {
   selected?: SeriesInfo;
   why: string;
   rejected: { series: SeriesInfo; reasons: string[] }[];
+  /** What was tolerated about the selected series (missing ImageType, thick slices, ...). */
+  tolerated?: string[];
 }
 
 export interface SelectDeps {
   modelVersion: string;
   rules: SelectionRules;
-  listSeries(studyInstanceUID: string): Promise<SeriesSummary[]>;
-  seriesInfo(studyInstanceUID: string, seriesInstanceUID: string): Promise<SeriesInfo>;
+  source: Pick<StudySource, 'listSeries' | 'seriesMetadata'>;
+  /** src/dicom selectSeries in the pipeline; a unit test may choose by its own rule. */
   selectSeries(series: SeriesInfo[], rules: SelectionRules): SeriesChoice;
-  findSucceeded(key: string): Job | undefined;
+  findSucceeded(key: string): Promise<Job | undefined>;
 }
 
 export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries> {
@@ -35,13 +42,14 @@ export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries>
     describe: (s) => ({
       seriesInstanceUID: s.series.seriesInstanceUID,
       instances: s.series.instances.length,
+      ...(s.metadata.unreadable.length ? { unreadableInstances: s.metadata.unreadable.length } : {}),
       why: s.why,
       rejected: s.rejected,
       modelVersion: s.modelVersion,
     }),
     async run({ studyInstanceUID, force }) {
-      const all = await d.listSeries(studyInstanceUID);
-      if (all.length === 0) throw new SkipStudy('empty-study', `study ${studyInstanceUID} has no series in the PACS`);
+      const all = await d.source.listSeries(studyInstanceUID);
+      if (all.length === 0) throw new SkipStudy('empty-study', `study ${studyInstanceUID} has no series`);
       const { own, others } = splitOwnOutputs(all);
       if (others.length === 0)
         throw new SkipStudy('own-output', `study holds only lens-pacs outputs: ${own.map((o) => o.why).join('; ')}`);
@@ -54,27 +62,38 @@ export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries>
       }
       if (candidates.length === 0)
         throw new SkipStudy('no-ct', `no ${modality} series in the study (${others.map((s) => s.modality || '(none)').join(', ')})`);
-      const infos: SeriesInfo[] = [];
-      for (const c of candidates) infos.push(await d.seriesInfo(studyInstanceUID, c.seriesInstanceUID));
-      const choice = d.selectSeries(infos, d.rules);
+      // One metadata read per candidate; the chosen series' metadata travels on to the fetch stage.
+      const metadata = new Map<string, SeriesMetadata>();
+      for (const c of candidates) {
+        const m = await d.source.seriesMetadata(studyInstanceUID, c.seriesInstanceUID);
+        if (m.unreadable.length)
+          log.warn('instances with unreadable metadata left out', {
+            studyInstanceUID, seriesInstanceUID: c.seriesInstanceUID, count: m.unreadable.length, firstReason: m.unreadable[0].reason,
+          });
+        metadata.set(m.series.seriesInstanceUID, m);
+      }
+      const choice = d.selectSeries([...metadata.values()].map((m) => m.series), d.rules);
       for (const r of choice.rejected) rejected.push({ seriesInstanceUID: r.series.seriesInstanceUID, reasons: r.reasons });
       if (!choice.selected) {
         const detail = choice.rejected.map((r) => `${r.series.seriesInstanceUID}: ${r.reasons.join(', ')}`).join('; ');
         throw new SkipStudy('no-suitable-series', `no ${modality} series suitable for detection: ${detail || choice.why}`);
       }
-      const key = idempotencyKey(studyInstanceUID, choice.selected.seriesInstanceUID, d.modelVersion);
+      const chosen = choice.selected;
+      const key = idempotencyKey(studyInstanceUID, chosen.seriesInstanceUID, d.modelVersion);
       if (!force) {
-        const prev = d.findSucceeded(key);
+        const prev = await d.findSucceeded(key);
         if (prev && own.length)
           throw new SkipStudy(
             'own-output',
-            `the study changed by lens-pacs's own outputs (${own.map((o) => o.series.modality).join(', ')}); series ${choice.selected.seriesInstanceUID} was analysed by model ${d.modelVersion} in job ${prev.id}`,
+            `the study changed by lens-pacs's own outputs (${own.map((o) => o.series.modality).join(', ')}); series ${chosen.seriesInstanceUID} was analysed by model ${d.modelVersion} in job ${prev.id}`,
           );
-        if (prev)
-          throw new SkipStudy('already-analysed', `series ${choice.selected.seriesInstanceUID} was analysed by model ${d.modelVersion} in job ${prev.id}`);
+        if (prev) throw new SkipStudy('already-analysed', `series ${chosen.seriesInstanceUID} was analysed by model ${d.modelVersion} in job ${prev.id}`);
       }
+      const chosenMetadata = metadata.get(chosen.seriesInstanceUID);
+      if (!chosenMetadata) throw new Error(`selectSeries chose series ${chosen.seriesInstanceUID}, which is not a candidate`);
       return {
-        studyInstanceUID, series: choice.selected, why: choice.why, modelVersion: d.modelVersion, idempotencyKey: key, rejected,
+        studyInstanceUID, series: chosen, metadata: chosenMetadata, why: choice.why, tolerated: choice.tolerated ?? [],
+        modelVersion: d.modelVersion, idempotencyKey: key, rejected,
       };
     },
   };

@@ -1,12 +1,16 @@
 /**
  * The typed stages of the analysis pipeline (MONAI Deploy style): each stage is a function from a typed input
- * to a typed output with a name under which the job's journey records it. Only the orchestrator (run-job.ts)
- * knows more than one stage.
+ * to a typed output with a name under which the job's journey records it. Only the orchestrator (run-stages.ts)
+ * knows more than one stage. Each stage hands the next everything it learnt, so that nothing is read twice:
+ * the select stage passes on the chosen series' metadata, the fetch stage reads only frames.
  */
 import type { Findings } from '../detect/findings';
+import type { LesionMask } from '../detect/lesions';
 import type { SeriesInfo } from '../dicom/series';
 import type { Volume } from '../dicom/volume';
 import type { JobOutputs } from '../jobs/types';
+import type { ReportObject } from '../report';
+import type { Dataset, SeriesMetadata } from '../source/study-source';
 
 export type StageName = 'selected' | 'fetched' | 'detected' | 'built' | 'stored';
 
@@ -26,22 +30,30 @@ export interface ReceivedStudy {
 
 export interface SelectedSeries {
   studyInstanceUID: string;
+  /** The chosen series' headers (metadata.series). */
   series: SeriesInfo;
+  /** The chosen series' metadata as the select stage read it: the fetch stage asks the source only for frames. */
+  metadata: SeriesMetadata;
   why: string;
+  /** What the selection rules tolerated about the chosen series; the volume carries it on (Volume.tolerated). */
+  tolerated: string[];
   modelVersion: string;
   idempotencyKey: string;
+  /** Every other series of the study with the reasons it was not chosen (modality, selection rules, ranking). */
   rejected: { seriesInstanceUID: string; reasons: string[] }[];
 }
 
 export interface FetchedVolume {
   selection: SelectedSeries;
   volume: Volume;
-  /** Naturalized dataset of one source instance without pixel data: patient/study modules for SR/SEG. */
-  sourceDataset: Record<string, unknown>;
+  /** The volume's first slice's dataset without bulk data: patient/study modules for SR/SEG. */
+  sourceDataset: Dataset;
+  /** Notes of the volume assembly (resampling, corrected tilt). */
+  notes: string[];
 }
 
-/** Lesion id -> mask, as the detector returns it (opaque to the service). */
-export type LesionMasks = Map<number, unknown>;
+/** Lesion id -> the model's per-slice mask, as the detector returns it. */
+export type LesionMasks = Map<number, LesionMask>;
 
 export interface Detection {
   fetched: FetchedVolume;
@@ -49,14 +61,16 @@ export interface Detection {
   masks?: LesionMasks;
 }
 
-/** The SR and SEG ready to store, as Part 10 buffers with their identity. */
+/** The SR and SEG ready to store, as Part 10 buffers with their identity (none when the report is not wanted). */
 export interface ReportObjects {
   detection: Detection;
-  objects: unknown;
+  objects: ReportObject[];
   outputs: JobOutputs;
 }
 
 export interface StoredReport {
   report: ReportObjects;
   outputs: JobOutputs;
+  /** Where the sink put the findings and objects: file paths, or the PACS' series. */
+  locations: string[];
 }

@@ -1,5 +1,6 @@
 /** Coded concepts (the Code Sequence Macro, PS3.3 Table 8.8-1) and the codes lens-pacs uses. */
 import type { LesionType } from '../detect/findings';
+import { checkValue, DicomValueError } from '../dicom/vr';
 
 export class CodedConcept {
   constructor(
@@ -8,15 +9,13 @@ export class CodedConcept {
     readonly meaning: string,
     readonly schemeVersion?: string,
   ) {
-    if (typeof value !== 'string' || value.length === 0 || value.length > 16) {
-      throw new Error(`CodedConcept: code value must be 1-16 characters (got ${JSON.stringify(value)})`);
+    // A code is never shortened: a cut one would mean something else.
+    for (const [what, vr, v] of [['code value', 'SH', value], ['coding scheme designator', 'SH', scheme], ['code meaning', 'LO', meaning]] as const) {
+      if (typeof v !== 'string' || v.length === 0) throw new DicomValueError(`CodedConcept: ${what} is required (got ${JSON.stringify(v)})`);
+      checkValue(vr, v, `CodedConcept ${JSON.stringify(value)} ${what}`);
     }
-    if (typeof scheme !== 'string' || !/^[A-Za-z0-9_.\-]{1,16}$/.test(scheme)) {
-      throw new Error(`CodedConcept: coding scheme designator must be 1-16 characters (got ${JSON.stringify(scheme)})`);
-    }
-    if (typeof meaning !== 'string' || meaning.length === 0 || meaning.length > 64) {
-      throw new Error(`CodedConcept: code meaning must be 1-64 characters (got ${JSON.stringify(meaning)})`);
-    }
+    if (!/^[A-Za-z0-9_.\-]+$/.test(scheme)) throw new DicomValueError(`CodedConcept: coding scheme designator ${JSON.stringify(scheme)} holds characters other than letters, digits, _ . -`);
+    if (schemeVersion !== undefined) checkValue('SH', schemeVersion, `CodedConcept ${JSON.stringify(value)} coding scheme version`);
   }
 
   /** One item of a code sequence, dcmjs naturalized. */

@@ -1,4 +1,4 @@
-/** findings.json -> TID 1500 Imaging Measurement Report in a Comprehensive 3D SR (design.md §5). */
+/** findings.json -> TID 1500 Imaging Measurement Report in a Comprehensive 3D SR (docs/contracts.md#dicom-output). */
 import { codes, findingSiteFor, lesionTypeLabel } from './codes';
 import { TextContentItem, CodeContentItem, type ImageReference } from './sr/content-items';
 import {
@@ -16,6 +16,7 @@ import {
 import { Comprehensive3DSR } from './sr/comprehensive-3d-sr';
 import { imageRef, keySliceRef, modelLabel, validateReportInput, type ReportInput } from './inputs';
 import { reportUids } from './uid';
+import { fitText } from '../dicom/vr';
 
 export const SR_SERIES_NUMBER = 9001;
 export const MANUFACTURER = 'lens-pacs';
@@ -31,7 +32,12 @@ export function lesionSummary(l: { id: number; type: string; longAxisMm: number;
 }
 
 export function srSeriesDescription(input: Pick<ReportInput, 'findings'>): string {
-  return `LENS lesions (${modelLabel(input.findings)})`.slice(0, 64);
+  return fitText('LO', `LENS lesions (${modelLabel(input.findings)})`);
+}
+
+/** "Tolerated in the source series: slice thickness 8 mm ...": a TEXT Comment in the Qualitative Evaluations. */
+export function toleratedComment(note: string): string {
+  return `Tolerated in the source series: ${note}`;
 }
 
 export function buildImagingMeasurementReport(input: ReportInput): { dataset: Record<string, any>; sopInstanceUID: string; seriesInstanceUID: string } {
@@ -65,13 +71,16 @@ export function buildImagingMeasurementReport(input: ReportInput): { dataset: Re
 
   // With no lesion the report still says that the algorithm ran, and on which images.
   const library = keyImages.length > 0 ? keyImages : [imageRef(volume, volume.slices[Math.floor(volume.slices.length / 2)])];
-  const noFindings =
+  const evaluations: (CodeContentItem | TextContentItem)[] =
     findings.lesions.length === 0
       ? [
           new CodeContentItem(codes.CADProcessingAndFindingsSummary, codes.AllAlgorithmsSucceededWithoutFindings, 'CONTAINS'),
           new TextContentItem(codes.Finding, `No lesion detected by ${modelLabel(findings)}`, 'CONTAINS'),
         ]
-      : undefined;
+      : [];
+  // What the volume's assembly tolerated (thick slices, ...) qualifies every finding, so the reader sees it next
+  // to them; the measurement groups keep their shape (OHIF hydrates them, docs/report.md).
+  for (const note of (volume.tolerated ?? []).filter((n) => n.trim())) evaluations.push(new TextContentItem(codes.Comment, toleratedComment(note), 'CONTAINS'));
 
   const report = new ImagingMeasurementReport({
     observerContext: new ObserverContext(
@@ -80,7 +89,7 @@ export function buildImagingMeasurementReport(input: ReportInput): { dataset: Re
     procedureReported: codes.CTUnspecifiedBodyRegion,
     imageLibrary: new ImageLibrary(dedupeRefs(library)),
     measurementGroups: groups,
-    qualitativeEvaluations: noFindings,
+    qualitativeEvaluations: evaluations,
   });
 
   const sr = new Comprehensive3DSR({

@@ -3,6 +3,8 @@
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dcmjs = require('dcmjs');
 
+import { assertDatasetValues } from '../dicom/vr';
+
 export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 const { DicomMetaDictionary, DicomMessage, datasetToBuffer } = dcmjs.data;
 
@@ -20,6 +22,7 @@ export function assertKnownKeywords(ds: Record<string, any>, where = 'dataset'):
 
 export function toPart10(dataset: Record<string, any>): Buffer {
   assertKnownKeywords(dataset);
+  assertDatasetValues(dataset);
   const ds = { ...dataset, _meta: { TransferSyntaxUID: { Value: [EXPLICIT_VR_LITTLE_ENDIAN] } } };
   return datasetToBuffer(ds) as Buffer;
 }

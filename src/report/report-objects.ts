@@ -39,6 +39,11 @@ export async function writeReportFiles(
   outDir: string,
 ): Promise<{ objects: ReportObject[]; files: string[] }> {
   const objects = buildReportObjects({ findings: result.findings, masks: result.masks, volume, sourceDataset });
+  return { objects, files: await writeReportObjects(objects, outDir) };
+}
+
+/** Writes built objects as `<role>.dcm` into outDir (a stale seg.dcm goes when there is no SEG); the paths. */
+export async function writeReportObjects(objects: ReportObject[], outDir: string): Promise<string[]> {
   await fs.mkdir(outDir, { recursive: true });
   const files: string[] = [];
   for (const o of objects) {
@@ -47,5 +52,5 @@ export async function writeReportFiles(
     files.push(f);
   }
   if (!objects.some((o) => o.role === 'seg')) await fs.rm(path.join(outDir, 'seg.dcm'), { force: true });
-  return { objects, files };
+  return files;
 }

@@ -5,6 +5,7 @@ import { modelLabel, validateReportInput, type ReportInput } from './inputs';
 import { ellipsoidInBox, masksFromModel } from './seg/masks';
 import { SegmentDescription, Segmentation } from './seg/segmentation';
 import { reportUids } from './uid';
+import { fitText } from '../dicom/vr';
 
 export const SEG_SERIES_NUMBER = 9002;
 
@@ -16,7 +17,7 @@ export function maskSource(input: Pick<ReportInput, 'findings' | 'masks'>): 'mod
 }
 
 export function segSeriesDescription(input: Pick<ReportInput, 'findings' | 'masks'>): string {
-  return `LENS lesions, ${maskSource(input)} (${modelLabel(input.findings)})`.slice(0, 64);
+  return fitText('LO', `LENS lesions, ${maskSource(input)} (${modelLabel(input.findings)})`);
 }
 
 /** undefined when there is no lesion: a SEG needs at least one segment; the SR alone then says nothing was found. */
@@ -53,7 +54,8 @@ export function buildSegmentation(input: ReportInput): { dataset: Record<string,
     instanceNumber: 1,
     seriesDescription: segSeriesDescription(input),
     contentLabel: 'LESIONS',
-    contentDescription: `Lesions found by ${modelLabel(findings)} (${maskSource(input)})`,
+    // The mask source before the model: with a long model label, the cut takes the end of the label.
+    contentDescription: `Lesions: ${maskSource(input)} by ${modelLabel(findings)}`,
     manufacturer: MANUFACTURER,
     modelName: findings.model.name,
     softwareVersion: findings.model.version,

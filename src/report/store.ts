@@ -3,11 +3,15 @@ import type { DicomWebClient, StoreResult } from '../pacs/dicomweb';
 import type { ReportObject } from './report-objects';
 import { fromPart10 } from './part10';
 import { log } from '../log';
+import { LensError } from '../errors';
 
-export class ReportVerificationError extends Error {
+/**
+ * Transient: some PACS index what STOW-RS accepted only a little later, so a read-back can miss objects that a
+ * later try finds; the job's bounded retries end it with these problems named.
+ */
+export class ReportVerificationError extends LensError {
   constructor(readonly problems: string[]) {
-    super(`report objects not stored as sent: ${problems.join('; ')}`);
-    this.name = 'ReportVerificationError';
+    super(`report objects not stored as sent: ${problems.join('; ')}`, 'verify-failed', true);
   }
 }
 

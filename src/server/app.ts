@@ -6,7 +6,10 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { log } from '../log';
-import { JOB_STATES, type EnqueueRequest, type EnqueueResult, type Job, type JobState, type JobStore, type LesionSummary } from '../jobs/types';
+import {
+  JOB_KINDS, JOB_STATES,
+  type EnqueueResult, type JobKind, type JobState, type JobStore, type LesionSummary, type StudyAnalysisJob, type StudyAnalysisRequest,
+} from '../jobs/types';
 import { renderJobDetail, renderJobList } from './dashboard';
 import type { ServiceMetrics } from './metrics';
 
@@ -20,11 +23,11 @@ export interface AppDeps {
   metrics: ServiceMetrics;
   apiToken?: string;
   webhook: { enabled: boolean; secret?: string };
-  enqueue(req: EnqueueRequest): EnqueueResult;
+  enqueue(req: StudyAnalysisRequest): Promise<EnqueueResult>;
   /** Maps an Orthanc study ID to its StudyInstanceUID (for webhook bodies that carry only the ID). */
   studyUidFromOrthancId?(id: string): Promise<string | undefined>;
   readiness(): Promise<Record<string, ReadinessCheck>>;
-  keySlicePng(job: Job, lesion: LesionSummary): Promise<Buffer>;
+  keySlicePng(job: StudyAnalysisJob, lesion: LesionSummary): Promise<Buffer>;
 }
 
 const UID = /^[0-9]+(\.[0-9]+)*$/;
@@ -42,6 +45,12 @@ function cookie(req: Request, name: string): string | undefined {
   return undefined;
 }
 
+/** Express 4 does not see a rejected handler: hand the error to the error handler at the end. */
+const handle =
+  (fn: (req: Request, res: Response) => Promise<unknown>) =>
+  (req: Request, res: Response, next: NextFunction): void =>
+    void fn(req, res).catch(next);
+
 function bearer(req: Request): string | undefined {
   const h = req.headers.authorization;
   return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
@@ -55,7 +64,7 @@ export function createApp(d: AppDeps): express.Express {
     res.json({ ok: true });
   });
 
-  app.post('/webhook/orthanc', express.json({ limit: '64kb' }), async (req, res) => {
+  app.post('/webhook/orthanc', express.json({ limit: '64kb' }), handle(async (req, res) => {
     if (!d.webhook.enabled) return res.status(404).json({ error: 'webhook disabled (listener.webhook.enabled)' });
     if (!d.webhook.secret) return res.status(503).json({ error: 'webhook secret not configured (listener.webhook.secret)' });
     const given = (req.headers['x-lens-secret'] as string | undefined) ?? bearer(req);
@@ -71,14 +80,14 @@ export function createApp(d: AppDeps): express.Express {
       return res.status(502).json({ error: `cannot look up Orthanc study: ${(e as Error).message}` });
     }
     if (!uid || !UID.test(uid)) return res.status(400).json({ error: 'body needs studyInstanceUID (a DICOM UID) or orthancStudyId' });
-    const { job, created } = d.enqueue({
+    const { job, created } = await d.enqueue({
       studyInstanceUID: uid,
       source: 'webhook',
       details: typeof body.orthancStudyId === 'string' ? { orthancStudyId: body.orthancStudyId } : undefined,
     });
     log.info('webhook event', { jobId: job.id, studyInstanceUID: uid, created });
     res.status(202).json({ jobId: job.id, created });
-  });
+  }));
 
   // Everything below may require the token.
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -93,56 +102,59 @@ export function createApp(d: AppDeps): express.Express {
     res.status(401).json({ error: 'authentication required (server.apiToken): Authorization: Bearer <token>' });
   });
 
-  app.get('/readyz', async (_req, res) => {
+  app.get('/readyz', handle(async (_req, res) => {
     const checks = await d.readiness();
     const ok = Object.values(checks).every((c) => c.ok);
     res.status(ok ? 200 : 503).json({ ok, checks });
-  });
+  }));
 
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', handle(async (_req, res) => {
     res.setHeader('Content-Type', d.metrics.registry.contentType);
     res.send(await d.metrics.registry.metrics());
-  });
+  }));
 
-  app.get('/api/jobs', (req, res) => {
+  app.get('/api/jobs', handle(async (req, res) => {
     const state = req.query.state as string | undefined;
     if (state && !JOB_STATES.includes(state as JobState))
       return res.status(400).json({ error: `state must be one of ${JOB_STATES.join(', ')}` });
+    const kind = req.query.kind as string | undefined;
+    if (kind && !JOB_KINDS.includes(kind as JobKind)) return res.status(400).json({ error: `kind must be one of ${JOB_KINDS.join(', ')}` });
     const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
     if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return res.status(400).json({ error: 'limit must be an integer 1..1000' });
     const study = req.query.study as string | undefined;
-    res.json({ jobs: d.store.list({ state: state as JobState | undefined, studyInstanceUID: study, limit }), counts: d.store.countByState() });
-  });
+    const jobs = await d.store.list({ kind: kind as JobKind | undefined, state: state as JobState | undefined, studyInstanceUID: study, limit });
+    res.json({ jobs, counts: await d.store.countByState() });
+  }));
 
-  app.get('/api/jobs/:id', (req, res) => {
-    const job = d.store.get(Number(req.params.id));
+  app.get('/api/jobs/:id', handle(async (req, res) => {
+    const job = await d.store.get(Number(req.params.id));
     if (!job) return res.status(404).json({ error: `no job ${req.params.id}` });
-    res.json({ job, journey: d.store.journey(job.id) });
-  });
+    res.json({ job, journey: await d.store.journey(job.id) });
+  }));
 
-  app.post('/api/studies/:studyUID/rerun', (req, res) => {
+  app.post('/api/studies/:studyUID/rerun', handle(async (req, res) => {
     const uid = req.params.studyUID;
     if (!UID.test(uid)) return res.status(400).json({ error: 'studyUID is not a DICOM UID' });
-    const { job, created } = d.enqueue({ studyInstanceUID: uid, source: 'manual', force: true });
+    const { job, created } = await d.enqueue({ studyInstanceUID: uid, source: 'manual', force: true });
     res.status(202).json({ jobId: job.id, created });
-  });
+  }));
 
   app.get('/', (_req, res) => res.redirect('/dashboard'));
 
-  app.get('/dashboard', (_req, res) => {
-    res.type('html').send(renderJobList(d.store.list({ limit: 200 }), d.store.countByState()));
-  });
+  app.get('/dashboard', handle(async (_req, res) => {
+    res.type('html').send(renderJobList(await d.store.list({ limit: 200 }), await d.store.countByState()));
+  }));
 
-  app.get('/dashboard/jobs/:id', (req, res) => {
-    const job = d.store.get(Number(req.params.id));
+  app.get('/dashboard/jobs/:id', handle(async (req, res) => {
+    const job = await d.store.get(Number(req.params.id));
     if (!job) return res.status(404).type('text').send(`no job ${req.params.id}`);
-    res.type('html').send(renderJobDetail(job, d.store.journey(job.id)));
-  });
+    res.type('html').send(renderJobDetail(job, await d.store.journey(job.id)));
+  }));
 
-  app.get('/dashboard/jobs/:id/lesions/:lesion.png', async (req, res) => {
-    const job = d.store.get(Number(req.params.id));
-    const lesion = job?.lesions?.find((l) => l.id === Number(req.params.lesion));
-    if (!job || !lesion) return res.status(404).type('text').send('no such lesion');
+  app.get('/dashboard/jobs/:id/lesions/:lesion.png', handle(async (req, res) => {
+    const job = await d.store.get(Number(req.params.id));
+    const lesion = job?.kind === 'study-analysis' ? job.lesions?.find((l) => l.id === Number(req.params.lesion)) : undefined;
+    if (job?.kind !== 'study-analysis' || !lesion) return res.status(404).type('text').send('no such lesion');
     try {
       const png = await d.keySlicePng(job, lesion);
       res.type('png').setHeader('Cache-Control', 'private, max-age=86400');
@@ -151,6 +163,12 @@ export function createApp(d: AppDeps): express.Express {
       log.warn('key slice rendering failed', { jobId: job.id, lesion: lesion.id, error: (e as Error).message });
       res.status(502).type('text').send(`cannot render the key slice: ${(e as Error).message}`);
     }
+  }));
+
+  // The job store failed (a handler's rejection): no stack trace to the client.
+  app.use((e: Error, req: Request, res: Response, _next: NextFunction) => {
+    log.error('request failed', { path: req.path, error: e.message });
+    res.status(500).json({ error: `internal error: ${e.message}` });
   });
 
   return app;

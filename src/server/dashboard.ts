@@ -26,6 +26,9 @@ function page(title: string, body: string, refreshSeconds?: number): string {
 }
 
 const stateBadge = (s: JobState) => `<span class="state" data-state="${s}" style="background:${STATE_COLOURS[s]}">${esc(s)}</span>`;
+/** What a job is about: the study of a study analysis, the payload of any other kind (UIDs, dates, options). */
+const subject = (j: Job) => (j.kind === 'study-analysis' ? j.studyInstanceUID : JSON.stringify(j.payload));
+
 const time = (ms?: number) => (ms ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '');
 
 function lesionFigures(job: Job): string {
@@ -46,14 +49,14 @@ export function renderJobList(jobs: Job[], counts: Record<JobState, number>): st
   const rows = jobs
     .map(
       (j) => `<tr class="job" data-job="${j.id}"><td><a href="/dashboard/jobs/${j.id}">#${j.id}</a></td><td>${stateBadge(j.state)}</td>
-<td class="uid">${esc(j.studyInstanceUID)}</td><td>${esc(j.source)}</td><td>${time(j.receivedAt)}</td><td>${j.attempts}</td>
+<td>${esc(j.kind)}</td><td class="uid">${esc(subject(j))}</td><td>${esc(j.source)}</td><td>${time(j.receivedAt)}</td><td>${j.attempts}</td>
 <td>${j.lesionCount ?? ''}</td><td>${esc(j.state === 'succeeded' ? '' : (j.lastError ?? ''))}</td><td>${lesionFigures(j)}</td></tr>`,
     )
     .join('\n');
   return page(
     'lens-pacs: studies',
     `<h1>lens-pacs</h1><p>${summary || 'no jobs yet'}</p>
-<table><thead><tr><th>job</th><th>state</th><th>study</th><th>source</th><th>received</th><th>attempts</th><th>lesions</th><th>reason</th><th>key slices</th></tr></thead>
+<table><thead><tr><th>job</th><th>state</th><th>kind</th><th>study / payload</th><th>source</th><th>received</th><th>attempts</th><th>lesions</th><th>reason</th><th>key slices</th></tr></thead>
 <tbody>${rows}</tbody></table>`,
     15,
   );
@@ -69,7 +72,7 @@ export function renderJobDetail(job: Job, journey: JourneyEvent[]): string {
   return page(
     `lens-pacs: job ${job.id}`,
     `<p><a href="/dashboard">← all studies</a></p><h1>Job #${job.id} ${stateBadge(job.state)}</h1>
-<p>Study <span class="uid">${esc(job.studyInstanceUID)}</span> · model ${esc(job.modelVersion ?? '')} · attempts ${job.attempts}/${job.maxAttempts}</p>
+<p>${esc(job.kind)} · ${job.kind === 'study-analysis' ? 'study' : 'payload'} <span class="uid">${esc(subject(job))}</span> · model ${esc(job.modelVersion ?? '')} · attempts ${job.attempts}/${job.maxAttempts}</p>
 ${job.lastError && job.state !== 'succeeded' ? `<p><b>Reason:</b> ${esc(job.reason)}: ${esc(job.lastError)}</p>` : ''}
 ${outputs}<h2>Lesions (${job.lesionCount ?? 0})</h2>${lesionFigures(job)}
 <h2>Journey</h2><table class="journey"><tbody>${rows}</tbody></table>`,

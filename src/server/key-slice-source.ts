@@ -1,35 +1,36 @@
-/** Fetches a lesion's key slice from the PACS (WADO-RS frame) as HU and renders it, cached on disk. */
+/**
+ * A lesion's key slice as a PNG for the dashboard: the one instance's metadata and frame from the study source
+ * (no series metadata: the job already chose the series), rendered in HU, cached on disk.
+ */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { headerFromDataset, type InstanceHeader } from '../dicom/instance-header';
+import { headerFromDataset } from '../dicom/instance-header';
 import type { Job, LesionSummary } from '../jobs/types';
-import type { DicomWebClient } from '../pacs/dicomweb';
+import type { StudySource } from '../source/study-source';
 import { renderKeySlicePng, windowForLesionType } from './key-slice-png';
 
 export class KeySliceRenderer {
-  /** Series UID -> headers by SOP Instance UID (the last few series; metadata of a series is fetched once). */
-  private headers = new Map<string, Promise<Map<string, InstanceHeader>>>();
-
-  constructor(private readonly client: DicomWebClient, private readonly cacheDir: string) {
+  constructor(private readonly source: Pick<StudySource, 'instanceMetadata' | 'frameReader'>, private readonly cacheDir: string) {
     fs.mkdirSync(cacheDir, { recursive: true });
   }
 
   async png(job: Job, lesion: LesionSummary): Promise<Buffer> {
     const series = job.outputs?.seriesInstanceUID ?? job.seriesInstanceUID;
-    if (!series) throw new Error(`job ${job.id} has no source series`);
+    const study = job.studyInstanceUID;
+    if (!series || !study) throw new Error(`job ${job.id} has no source series`);
     const ks = lesion.keySlice;
-    const key = createHash('sha1').update(JSON.stringify([job.studyInstanceUID, series, ks, lesion.type])).digest('hex');
+    const key = createHash('sha1').update(JSON.stringify([study, series, ks, lesion.type])).digest('hex');
     const file = path.join(this.cacheDir, `${key}.png`);
     try {
       return await fs.promises.readFile(file);
     } catch {
       /* not cached yet */
     }
-    const header = (await this.seriesHeaders(job.studyInstanceUID, series)).get(ks.sopInstanceUID);
-    if (!header) throw new Error(`key slice ${ks.sopInstanceUID} is not in series ${series}`);
+    const header = headerFromDataset(await this.source.instanceMetadata(study, series, ks.sopInstanceUID));
+    if (header.seriesInstanceUID !== series) throw new Error(`key slice ${ks.sopInstanceUID} is not in series ${series}`);
     const frame = ks.frameNumber ?? 1;
-    const stored = await this.client.retrieveFrame(job.studyInstanceUID, series, ks.sopInstanceUID, frame, header);
+    const stored = await this.source.frameReader(study, series, [header])(ks.sopInstanceUID, frame);
     const fh = header.frames[frame - 1] ?? header.frames[0];
     const slope = fh?.rescaleSlope ?? header.rescaleSlope;
     const intercept = fh?.rescaleIntercept ?? header.rescaleIntercept;
@@ -40,27 +41,5 @@ export class KeySliceRenderer {
     await fs.promises.writeFile(tmp, png);
     await fs.promises.rename(tmp, file);
     return png;
-  }
-
-  private seriesHeaders(study: string, series: string): Promise<Map<string, InstanceHeader>> {
-    let p = this.headers.get(series);
-    if (!p) {
-      p = this.client.retrieveSeriesMetadata(study, series).then((list) => {
-        const m = new Map<string, InstanceHeader>();
-        for (const ds of list) {
-          try {
-            const h = headerFromDataset(ds);
-            m.set(h.sopInstanceUID, h);
-          } catch {
-            /* not an image */
-          }
-        }
-        return m;
-      });
-      p.catch(() => this.headers.delete(series));
-      this.headers.set(series, p);
-      if (this.headers.size > 8) this.headers.delete(this.headers.keys().next().value!);
-    }
-    return p;
   }
 }

@@ -17,8 +17,8 @@ export class ServiceMetrics {
       help: 'Jobs by state',
       labelNames: ['state'],
       registers: [this.registry],
-      collect() {
-        const counts = store.countByState();
+      async collect() {
+        const counts = await store.countByState();
         for (const s of JOB_STATES) this.set({ state: s }, counts[s as JobState]);
       },
     });
@@ -26,8 +26,8 @@ export class ServiceMetrics {
       name: 'lens_queue_depth',
       help: 'Jobs waiting to run (queued or waiting for a retry)',
       registers: [this.registry],
-      collect() {
-        const c = store.countByState();
+      async collect() {
+        const c = await store.countByState();
         this.set(c.queued + c['failed-retrying']);
       },
     });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { LensConfig } from '../config/schema';
 import { loadDetector, type Detector } from '../detect/detector';
 import { SqliteJobStore } from '../jobs/sqlite-store';
-import type { EnqueueRequest, JobStore } from '../jobs/types';
+import type { JobStore, StudyAnalysisRequest } from '../jobs/types';
 import { WorkerPool } from '../jobs/worker';
 import { ChangeFeedListener } from '../listener/change-feed';
 import { DicomwebPoller } from '../listener/dicomweb-poll';
@@ -19,6 +19,7 @@ import { authHeaders, DicomWebClient } from '../pacs/dicomweb';
 import { createPacsPipeline } from '../pipeline/pacs-pipeline';
 import { runJob } from '../pipeline/run-job';
 import { createApp, type ReadinessCheck } from './app';
+import { DicomWebStudySource } from '../source/dicomweb-source';
 import { KeySliceRenderer } from './key-slice-source';
 import { ServiceMetrics } from './metrics';
 
@@ -49,7 +50,7 @@ export async function startService(config: LensConfig, opts: { detector?: Detect
       store,
       concurrency: config.jobs.concurrency,
       leaseMs: config.jobs.leaseSeconds * 1000,
-      run: (job, ctx) => runJob(job, pipeline, ctx),
+      runners: { 'study-analysis': (job, ctx) => runJob(job, pipeline, ctx) },
       onFinished: (_job, result) => metrics.jobFinished(result),
     });
     const onEnqueued = (source: string) => (created: boolean) => {
@@ -58,13 +59,13 @@ export async function startService(config: LensConfig, opts: { detector?: Detect
     };
     // Push and change feed deliver the same StableStudy within about one feed interval of each other.
     const mergeWithinMs = 2 * config.listener.changeFeed.intervalMs + 1000;
-    const enqueue = (req: EnqueueRequest) => {
-      const r = store.enqueue(req.source === 'webhook' ? { ...req, mergeWithinMs } : req);
+    const enqueue = async (req: StudyAnalysisRequest) => {
+      const r = await store.enqueue(req.source === 'webhook' ? { ...req, mergeWithinMs } : req);
       onEnqueued(req.source)(r.created);
       return r;
     };
 
-    const keySlices = new KeySliceRenderer(client, path.join(workDir, 'key-slices'));
+    const keySlices = new KeySliceRenderer(new DicomWebStudySource(client), path.join(workDir, 'key-slices'));
     const app = createApp({
       store,
       metrics,
@@ -77,7 +78,7 @@ export async function startService(config: LensConfig, opts: { detector?: Detect
       readiness: async () => {
         const checks: Record<string, ReadinessCheck> = {};
         try {
-          checks.database = { ok: store.ping() };
+          checks.database = { ok: await store.ping() };
         } catch (e) {
           checks.database = { ok: false, detail: (e as Error).message };
         }

@@ -1,6 +1,7 @@
 /**
  * Lesions: what kinds exist, their HU and sizes, where they may sit, and which simulated datasets label them
- * (design.md §4). Each lesion is a perturbed ellipsoid placed inside its organ and painted last.
+ * (docs/contracts.md#synthetic-benchmark). Each lesion is a perturbed ellipsoid placed inside its organ and painted
+ * last.
  */
 import type { LesionType } from '../detect/findings';
 import type { Anatomy } from './anatomy';
@@ -30,7 +31,7 @@ export interface PlacedLesion {
   labeled: { deeplesion: boolean; luna: boolean; lits: boolean; nihln: boolean };
 }
 
-interface Draft {
+export interface Draft {
   subtype: string;
   radii: [number, number, number];
   hu: number;
@@ -49,7 +50,7 @@ interface Draft {
   sample?: (rng: Rng, sRange: [number, number]) => [number, number, number] | null;
 }
 
-function perturbation(rng: Rng, amount: number, spicules = false): Perturbation | undefined {
+export function perturbation(rng: Rng, amount: number, spicules = false): Perturbation | undefined {
   if (amount <= 0) return undefined;
   const waves = spicules ? 7 : 3;
   const p: Perturbation = { amps: [], freqs: [], phases: [], dirs: [] };
@@ -71,7 +72,7 @@ const radiiFor = (rng: Rng, d: number, elong: number): [number, number, number] 
   (d / 2) * rng.uniform(1 - elong, 1),
 ];
 
-function draft(type: LesionType, rng: Rng, anatomy: Anatomy, maxD: number): Draft | null {
+export function draft(type: LesionType, rng: Rng, anatomy: Anatomy, maxD: number): Draft | null {
   const liverHu = anatomy.hu.liver;
   switch (type) {
     case 'lung_nodule': {
@@ -192,7 +193,7 @@ function draft(type: LesionType, rng: Rng, anatomy: Anatomy, maxD: number): Draf
 }
 
 /** Probe points on the ellipsoid surface (axes and diagonals) at 90 % of the radii. */
-function probes(c: [number, number, number], r: [number, number, number]): [number, number, number][] {
+export function probes(c: [number, number, number], r: [number, number, number]): [number, number, number][] {
   const out: [number, number, number][] = [];
   const k = 0.9, d = 0.9 / Math.sqrt(3);
   for (const [a, b, e] of [[k, 0, 0], [-k, 0, 0], [0, k, 0], [0, -k, 0], [0, 0, k], [0, 0, -k]]) out.push([c[0] + a * r[0], c[1] + b * r[1], c[2] + e * r[2]]);

@@ -7,6 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SynthStudy } from './study';
 import { synthUid } from './uids';
+import { assertDatasetValues, fitText, formatDS } from '../dicom/vr';
+
+/** What the writer reads of a study: a phantom (SynthStudy) or real CT with inserted lesions (insert-lesions.ts). */
+export type DicomStudy = Pick<SynthStudy, 'volume' | 'patient' | 'study' | 'series' | 'instanceNumbers'>;
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dcmjs = require('dcmjs');
@@ -18,17 +22,13 @@ export const IMPLEMENTATION_VERSION = 'LENS_SYNTH_1';
 /** Stored values are HU + 1024 in 12 bits (0..4095), as many scanners store CT. */
 const RESCALE_INTERCEPT = -1024;
 
-/** A decimal string of at most 16 characters (DS). */
+/** A decimal string (DS) of the value rounded to micrometres, as scanners write geometry. */
 function ds(v: number): string {
-  for (let digits = 6; digits >= 0; digits--) {
-    const t = String(Number(v.toFixed(digits)));
-    if (t.length <= 16) return t;
-  }
-  return String(Math.round(v));
+  return formatDS(Number(v.toFixed(6)));
 }
 
 /** Naturalized dataset of slice k (sorted index) without PixelData. */
-export function sliceDataset(study: SynthStudy, k: number): Record<string, unknown> {
+export function sliceDataset(study: DicomStudy, k: number): Record<string, unknown> {
   const v = study.volume;
   const [cols, rows] = v.dims;
   const [ps, , t] = v.spacing;
@@ -56,8 +56,8 @@ export function sliceDataset(study: SynthStudy, k: number): Record<string, unkno
     Manufacturer: 'lens-pacs synth',
     InstitutionName: 'lens-pacs phantom',
     ReferringPhysicianName: '',
-    StudyDescription: study.study.description,
-    SeriesDescription: study.series.description,
+    StudyDescription: fitText('LO', study.study.description),
+    SeriesDescription: fitText('LO', study.series.description),
     ManufacturerModelName: 'procedural phantom',
     PatientName: study.patient.name,
     PatientID: study.patient.id,
@@ -77,7 +77,7 @@ export function sliceDataset(study: SynthStudy, k: number): Record<string, unkno
     ExposureTime: '500',
     XRayTubeCurrent: '200',
     Exposure: '100',
-    ConvolutionKernel: study.series.kernel,
+    ConvolutionKernel: fitText('SH', study.series.kernel),
     PatientPosition: 'HFS',
     StudyInstanceUID: v.studyInstanceUID,
     SeriesInstanceUID: v.seriesInstanceUID,
@@ -109,13 +109,14 @@ export function sliceDataset(study: SynthStudy, k: number): Record<string, unkno
 }
 
 /** One Part 10 file (Explicit VR LE) for sorted slice k. */
-export function sliceToPart10(study: SynthStudy, k: number): Buffer {
+export function sliceToPart10(study: DicomStudy, k: number): Buffer {
   const v = study.volume;
   const n = v.dims[0] * v.dims[1];
   const hu = v.data.subarray(k * n, (k + 1) * n);
   const stored = new Uint16Array(n);
   for (let i = 0; i < n; i++) stored[i] = hu[i] - RESCALE_INTERCEPT;
   const ds0 = sliceDataset(study, k);
+  assertDatasetValues(ds0, `synthetic slice ${k}`);
   const dataset = { ...ds0, PixelData: [stored.buffer], _vrMap: { PixelData: 'OW' } };
   const meta = {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
@@ -125,13 +126,14 @@ export function sliceToPart10(study: SynthStudy, k: number): Buffer {
     ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
     ImplementationVersionName: IMPLEMENTATION_VERSION,
   };
+  assertDatasetValues(meta, 'file meta information');
   const dict = new dcmjs.data.DicomDict(dcmjs.data.DicomMetaDictionary.denaturalizeDataset(meta));
   dict.dict = dcmjs.data.DicomMetaDictionary.denaturalizeDataset(dataset);
   return Buffer.from(dict.write());
 }
 
 /** Writes one file per slice, named by InstanceNumber (CT0001.dcm, ...); returns the file paths. */
-export function writeStudyDicom(study: SynthStudy, dir: string): string[] {
+export function writeStudyDicom(study: DicomStudy, dir: string): string[] {
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
   for (let k = 0; k < study.volume.dims[2]; k++) {

@@ -19,7 +19,7 @@ export function writeTruth(study: { seed: number; truth: TruthStudy }, dir: stri
  * volume.i16 (Int16 little-endian HU, index k*rows*cols + j*cols + i as Volume.data) and volume.json (geometry),
  * plus truth.json: the fast format for training.
  */
-export function writeStudyRaw(study: SynthStudy, dir: string): void {
+export function writeStudyRaw(study: Pick<SynthStudy, 'volume' | 'seed' | 'series'> & { truth: TruthStudy }, dir: string): void {
   mkdirSync(dir, { recursive: true });
   const v = study.volume;
   const bytes = Buffer.from(v.data.buffer, v.data.byteOffset, v.data.byteLength);

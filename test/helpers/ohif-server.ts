@@ -1,7 +1,8 @@
 /**
  * OHIF Viewer v3 (the prebuilt dist/ of npm @ohif/app, fetched by scripts/setup-ohif.sh) served on loopback with
  * an app-config.js pointing at a test Orthanc. /dicom-web and /wado are proxied to Orthanc from the same origin,
- * passing the browser's Host header through: Orthanc builds bulk-data URLs from it (design.md §6).
+ * passing the browser's Host header through: Orthanc builds bulk-data URLs from it
+ * (docs/contracts.md#third-party-behaviour).
  */
 import express from 'express';
 import fs from 'node:fs';
@@ -16,7 +17,7 @@ export function ohifAvailable(): boolean {
   return fs.existsSync(path.join(OHIF_DIST, 'index.html'));
 }
 
-/** The data source settings that work with Orthanc's DICOMweb plugin 1.7 (design.md §6). */
+/** The data source settings that work with Orthanc's DICOMweb plugin 1.7 (docs/contracts.md#third-party-behaviour). */
 export function appConfig(): string {
   return `window.config = {
   routerBasename: '/',

@@ -1,13 +1,13 @@
 /**
  * The Segmentation IOD (PS3.3 A.51), BINARY, after highdicom's seg.Segmentation: built from dcmjs primitives
  * rather than dcmjs's derivation, which hard-codes RESEARCH / "NOT FOR CLINICAL USE", reorders frames and
- * truncates multi-buffer pixel data (design.md §6).
+ * truncates multi-buffer pixel data (docs/contracts.md#third-party-behaviour).
  */
 import { CodedConcept, codes } from '../codes';
 import type { Volume } from '../../dicom/volume';
 import { patientStudyModules } from '../source-modules';
 import { assertUid } from '../uid';
-import { dicomDateTime, formatDS } from '../vr';
+import { checkValue, dicomDateTime, fitText, formatDS } from '../../dicom/vr';
 import { imageRef } from '../inputs';
 import { packBits, type SliceMask } from './masks';
 import { rgbToDicomLab, segmentRgb } from './colors';
@@ -26,7 +26,7 @@ export class SegmentDescription {
     readonly anatomicRegion?: CodedConcept,
   ) {
     if (!Number.isInteger(number) || number < 1 || number > 65535) throw new Error(`segment number must be 1..65535 (got ${number})`);
-    if (!label || label.length > 64) throw new Error(`segment ${number}: label must be 1-64 characters`);
+    if (typeof label !== 'string' || label.trim().length === 0) throw new Error(`segment ${number}: a label is required`);
     if (!(category instanceof CodedConcept) || !(type instanceof CodedConcept)) throw new Error(`segment ${number}: category and type must be CodedConcepts`);
     if (!algorithm?.name || !algorithm?.version) throw new Error(`segment ${number}: algorithm name and version are required`);
     if (!tracking?.id) throw new Error(`segment ${number}: tracking ID is required`);
@@ -36,20 +36,20 @@ export class SegmentDescription {
   toItem(): Record<string, any> {
     const item: Record<string, any> = {
       SegmentNumber: this.number,
-      SegmentLabel: this.label,
+      SegmentLabel: fitText('LO', this.label),
       SegmentAlgorithmType: 'AUTOMATIC',
-      SegmentAlgorithmName: this.algorithm.name,
+      SegmentAlgorithmName: fitText('LO', this.algorithm.name),
       SegmentationAlgorithmIdentificationSequence: [
         {
           AlgorithmFamilyCodeSequence: [(this.algorithm.family ?? codes.ArtificialIntelligence).toItem()],
-          AlgorithmName: this.algorithm.name,
-          AlgorithmVersion: this.algorithm.version,
+          AlgorithmName: fitText('LO', this.algorithm.name),
+          AlgorithmVersion: fitText('LO', this.algorithm.version),
         },
       ],
       SegmentedPropertyCategoryCodeSequence: [this.category.toItem()],
       SegmentedPropertyTypeCodeSequence: [this.type.toItem()],
       RecommendedDisplayCIELabValue: rgbToDicomLab(segmentRgb(this.number)),
-      TrackingID: this.tracking.id,
+      TrackingID: fitText('UT', this.tracking.id),
       TrackingUID: this.tracking.uid,
     };
     if (this.anatomicRegion) item.AnatomicRegionSequence = [this.anatomicRegion.toItem()];
@@ -90,7 +90,8 @@ export class Segmentation {
     for (const s of opts.segments) {
       if (s.masks.length === 0) throw new Error(`Segmentation: segment ${s.description.number} has no frame`);
     }
-    if (!/^[A-Z0-9_ ]{1,16}$/.test(opts.contentLabel)) throw new Error(`Segmentation: content label "${opts.contentLabel}" must be 1-16 upper-case characters (CS)`);
+    if (!opts.contentLabel) throw new Error('Segmentation: a content label is required');
+    checkValue('CS', opts.contentLabel, 'Segmentation ContentLabel');
     for (const [what, uid] of Object.entries({ seriesInstanceUID: opts.seriesInstanceUID, sopInstanceUID: opts.sopInstanceUID, dimensionOrganizationUID: opts.dimensionOrganizationUID })) {
       assertUid(uid, `Segmentation ${what}`);
     }
@@ -135,15 +136,15 @@ export class Segmentation {
       Modality: 'SEG',
       SeriesInstanceUID: opts.seriesInstanceUID,
       SeriesNumber: opts.seriesNumber,
-      SeriesDescription: opts.seriesDescription,
+      SeriesDescription: fitText('LO', opts.seriesDescription),
       SeriesDate: date,
       SeriesTime: time,
       FrameOfReferenceUID: volume.frameOfReferenceUID,
       PositionReferenceIndicator: '',
-      Manufacturer: opts.manufacturer,
-      ManufacturerModelName: opts.modelName,
-      DeviceSerialNumber: opts.softwareVersion,
-      SoftwareVersions: opts.softwareVersion,
+      Manufacturer: fitText('LO', opts.manufacturer),
+      ManufacturerModelName: fitText('LO', opts.modelName),
+      DeviceSerialNumber: fitText('LO', opts.softwareVersion),
+      SoftwareVersions: fitText('LO', opts.softwareVersion),
       InstanceNumber: opts.instanceNumber,
       ContentDate: date,
       ContentTime: time,
@@ -151,7 +152,7 @@ export class Segmentation {
       InstanceCreationTime: time,
       ImageType: ['DERIVED', 'PRIMARY'],
       ContentLabel: opts.contentLabel,
-      ContentDescription: opts.contentDescription,
+      ContentDescription: fitText('LO', opts.contentDescription),
       ContentCreatorName: '',
       SegmentationType: 'BINARY',
       SamplesPerPixel: 1,

@@ -1,12 +1,12 @@
 /**
  * The Comprehensive 3D SR IOD (PS3.3 A.35.13) around a content tree: SR Document Series, General Equipment,
  * SR Document General and Content modules, Patient/Study copied from the source. Only 2D SCOORDs are used
- * (OHIF draws nothing for SCOORD3D, design.md §5), so no Frame of Reference module is needed.
+ * (OHIF draws nothing for SCOORD3D, docs/contracts.md#dicom-output), so no Frame of Reference module is needed.
  */
 import { ContainerContentItem, type ImageReference } from './content-items';
 import { patientStudyModules } from '../source-modules';
 import { assertUid } from '../uid';
-import { dicomDateTime } from '../vr';
+import { dicomDateTime, fitText } from '../../dicom/vr';
 
 export const COMPREHENSIVE_3D_SR_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.88.34';
 
@@ -50,13 +50,13 @@ export class Comprehensive3DSR {
       Modality: 'SR',
       SeriesInstanceUID: opts.seriesInstanceUID,
       SeriesNumber: opts.seriesNumber,
-      SeriesDescription: opts.seriesDescription,
+      SeriesDescription: fitText('LO', opts.seriesDescription),
       SeriesDate: date,
       SeriesTime: time,
       ReferencedPerformedProcedureStepSequence: [],
-      Manufacturer: opts.manufacturer,
-      ManufacturerModelName: opts.modelName,
-      SoftwareVersions: opts.softwareVersion,
+      Manufacturer: fitText('LO', opts.manufacturer),
+      ManufacturerModelName: fitText('LO', opts.modelName),
+      SoftwareVersions: fitText('LO', opts.softwareVersion),
       InstanceNumber: opts.instanceNumber,
       CompletionFlag: 'COMPLETE',
       VerificationFlag: 'UNVERIFIED',

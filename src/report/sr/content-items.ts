@@ -4,7 +4,7 @@
  */
 import { CodedConcept } from '../codes';
 import { assertUid } from '../uid';
-import { formatDS } from '../vr';
+import { fitText, formatDS } from '../../dicom/vr';
 
 export type RelationshipType =
   | 'CONTAINS'
@@ -113,7 +113,7 @@ export class TextContentItem extends ContentItem {
     if (typeof value !== 'string' || value.trim().length === 0) throw new Error(`TEXT ${name}: value must be a non-empty string`);
   }
   protected valueAttributes(): Dataset {
-    return { TextValue: this.value };
+    return { TextValue: fitText('UT', this.value) };
   }
 }
 

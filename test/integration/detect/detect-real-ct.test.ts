@@ -29,7 +29,7 @@ describe('lens detect on real CT', () => {
   });
   afterAll(() => fs.rmSync(out, { recursive: true, force: true }));
 
-  it('finds the lung-dx-a0001 tumour (IoBB >= 0.3) and writes a findings.json per design.md §2', () => {
+  it('finds the lung-dx-a0001 tumour (IoBB >= 0.3) and writes a findings.json per docs/contracts.md#findings', () => {
     const truth = JSON.parse(fs.readFileSync(path.join(lung, 'truth.json'), 'utf8')) as TruthFile;
     const tumour = truth.studies[0].lesions[0].bboxLPS;
     const f = detect(lung, path.join(out, 'lung'));

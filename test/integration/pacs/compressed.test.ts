@@ -1,6 +1,6 @@
 /**
  * The four lossless transcodes of lung-dx-a0001 series 2, each stored alone in the test Orthanc (same UIDs as the
- * original, so the study is deleted before the next one): loadSeriesFromPacs gives the voxels of the uncompressed
+ * original, so the study is deleted before the next one): the select and fetch stages give the voxels of the uncompressed
  * original whether Orthanc transcodes the frames (JPEG Lossless, JPEG-LS, RLE) or cannot (JPEG 2000: HTTP 500, the
  * client then asks for the stored syntax and decodes locally).
  * Orthanc needs up to a second per JPEG 2000 file to ingest it here (JPEG-LS: 20 ms), so that case uses 8
@@ -9,11 +9,10 @@
 import path from 'node:path';
 import { loadSelectedVolume, type LoadedVolume } from '../../../src/dicom/load-folder';
 import { StoreError } from '../../../src/pacs/dicomweb';
-import { loadSeriesFromPacs } from '../../../src/pacs/load-series';
 import { uploadFiles, useOrthanc } from '../../helpers/orthanc';
 import fs from 'node:fs';
 import os from 'node:os';
-import { client, expectSameVolume, first, LUNG_COMPRESSED, LUNG_SERIES2, readParts, rules } from './fixtures';
+import { client, expectSameVolume, first, LUNG_COMPRESSED, LUNG_SERIES2, readParts, rules, volumeFromPacs } from './fixtures';
 
 const pacs = useOrthanc();
 let original: LoadedVolume;
@@ -76,6 +75,6 @@ test.each(cases)('%s: the PACS volume equals the uncompressed original', async (
   expect((await frameAnswer('1.2.840.10008.1.2.1')).status).toBe(explicitStatus);
   expect((await frameAnswer('*')).contentType).toContain(`transfer-syntax=${storedSyntax}`);
 
-  const loaded = await loadSeriesFromPacs(dw, original.volume.studyInstanceUID, undefined, stowAccepts ? rules : partRules);
+  const loaded = await volumeFromPacs(dw, original.volume.studyInstanceUID, stowAccepts ? rules : partRules);
   expectSameVolume(loaded.volume, stowAccepts ? original.volume : originalPart.volume);
 });

@@ -4,9 +4,9 @@
  */
 import { loadSelectedVolume } from '../../../src/dicom/load-folder';
 import { DicomWebClient, PacsHttpError, StoreError } from '../../../src/pacs/dicomweb';
-import { loadSeriesFromPacs } from '../../../src/pacs/load-series';
+import { DicomWebStudySource } from '../../../src/source/dicomweb-source';
 import { useOrthanc } from '../../helpers/orthanc';
-import { client, first, expectSameVolume, LUNG_SERIES2, readParts, rules } from './fixtures';
+import { client, first, expectSameVolume, LUNG_SERIES2, readParts, rules, volumeFromPacs } from './fixtures';
 
 // dcmjs ships no type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -54,17 +54,29 @@ test('WADO-RS metadata is naturalized, one dataset per instance', async () => {
   expect(meta[0].ImagePositionPatient).toHaveLength(3);
 });
 
+test('the study source: series summaries from QIDO-RS, one instance\'s metadata without bulk data', async () => {
+  const source = new DicomWebStudySource(dw);
+  expect(await source.listSeries(studyUID)).toEqual([expect.objectContaining({ seriesInstanceUID: seriesUID, modality: 'CT', numberOfInstances: 64 })]);
+  const md = await source.seriesMetadata(studyUID, seriesUID);
+  expect(md.series.instances).toHaveLength(64);
+  expect(md.unreadable).toEqual([]);
+  const sop = md.series.instances[0].sopInstanceUID;
+  const one = await source.instanceMetadata(studyUID, seriesUID, sop);
+  expect(one.SOPInstanceUID).toBe(sop);
+  expect(one.PixelData).toBeUndefined();
+  const kept = await md.dataset(sop);
+  for (const k of ['SOPInstanceUID', 'StudyInstanceUID', 'PatientID', 'SliceThickness', 'ImagePositionPatient']) expect(kept[k]).toEqual(one[k]);
+  expect(kept.PixelData).toBeUndefined();
+});
+
 test('the volume from the PACS equals the volume from the files', async () => {
   const fromFiles = await loadSelectedVolume(LUNG_SERIES2, rules);
-  const fromPacs = await loadSeriesFromPacs(dw, studyUID, undefined, rules);
-  expect(fromPacs.series.seriesInstanceUID).toBe(fromFiles.series.seriesInstanceUID);
+  const fromPacs = await volumeFromPacs(dw, studyUID);
+  expect(fromPacs.selection.series.seriesInstanceUID).toBe(fromFiles.series.seriesInstanceUID);
   expectSameVolume(fromPacs.volume, fromFiles.volume);
-  expect(fromPacs.firstDataset.SOPInstanceUID).toBe(fromPacs.volume.slices[0].sopInstanceUID);
-  expect(fromPacs.firstDataset.StudyInstanceUID).toBe(studyUID);
-  expect(fromPacs.firstDataset.PixelData).toBeUndefined();
-  // The explicitly named series gives the same result.
-  const named = await loadSeriesFromPacs(dw, studyUID, seriesUID, rules);
-  expect(named.volume.dims).toEqual(fromFiles.volume.dims);
+  expect(fromPacs.sourceDataset.SOPInstanceUID).toBe(fromPacs.volume.slices[0].sopInstanceUID);
+  expect(fromPacs.sourceDataset.StudyInstanceUID).toBe(studyUID);
+  expect(fromPacs.sourceDataset.PixelData).toBeUndefined();
 });
 
 test('STOW-RS of invalid instances throws StoreError naming each failed instance and its reason', async () => {

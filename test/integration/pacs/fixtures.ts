@@ -1,9 +1,14 @@
 /** Shared pieces of the PACS integration tests: real CT paths, Part 10 buffers, a client for a test Orthanc. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { configSchema, type LensConfig } from '../../../src/config/schema';
+import { configSchema, type LensConfig, type SelectionRules } from '../../../src/config/schema';
+import { selectSeries } from '../../../src/dicom/select-series';
 import type { Volume } from '../../../src/dicom/volume';
 import { DicomWebClient } from '../../../src/pacs/dicomweb';
+import { selectStage } from '../../../src/pipeline/select-stage';
+import type { FetchedVolume } from '../../../src/pipeline/stages';
+import { fetchStage } from '../../../src/pipeline/study-pipeline';
+import { DicomWebStudySource } from '../../../src/source/dicomweb-source';
 
 export const CT = path.resolve(__dirname, '../../../../shared/data/ct');
 export const LUNG_SERIES2 = path.join(CT, 'lung-dx-a0001/series2_5mm_kernelL');
@@ -17,6 +22,13 @@ export function pacsConfig(dicomwebUrl: string, over: Partial<LensConfig['pacs']
 
 export function client(dicomwebUrl: string, over: Partial<LensConfig['pacs']> = {}): DicomWebClient {
   return new DicomWebClient(pacsConfig(dicomwebUrl, over));
+}
+
+/** The volume of a study in the PACS as the service's select and fetch stages read it. */
+export async function volumeFromPacs(dw: DicomWebClient, studyInstanceUID: string, selection: SelectionRules = rules): Promise<FetchedVolume> {
+  const source = new DicomWebStudySource(dw);
+  const select = selectStage({ modelVersion: 'test-1', rules: selection, source, selectSeries, findSucceeded: async () => undefined });
+  return fetchStage(source).run(await select.run({ studyInstanceUID, force: true }));
 }
 
 export function readParts(dir: string): ArrayBuffer[] {

@@ -5,11 +5,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { loadSeriesFromPacs } from '../../../src/pacs/load-series';
 import { generateStudy, type SynthStudy } from '../../../src/synth/study';
 import { writeStudyDicom } from '../../../src/synth/write-dicom';
 import { useOrthanc } from '../../helpers/orthanc';
-import { client, first, readParts, rules } from './fixtures';
+import { client, first, readParts, volumeFromPacs } from './fixtures';
 
 const pacs = useOrthanc();
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-pacs-synth-'));
@@ -32,7 +31,7 @@ test('STOW-RS, QIDO-RS, WADO-RS: the volume equals the generated one', async () 
   const series = await dw.searchSeries(v.studyInstanceUID);
   expect(series.map((s) => first(s, '0020000E'))).toEqual([v.seriesInstanceUID]);
 
-  const loaded = await loadSeriesFromPacs(dw, v.studyInstanceUID, undefined, rules);
+  const loaded = await volumeFromPacs(dw, v.studyInstanceUID);
   const got = loaded.volume;
   expect(got.dims).toEqual(v.dims);
   got.spacing.forEach((s, a) => expect(s).toBeCloseTo(v.spacing[a], 4));
@@ -42,5 +41,5 @@ test('STOW-RS, QIDO-RS, WADO-RS: the volume equals the generated one', async () 
   expect(got.frameOfReferenceUID).toBe(v.frameOfReferenceUID);
   const diff = got.data.findIndex((x, i) => x !== v.data[i]);
   expect(diff === -1 ? 'identical' : `first difference at voxel ${diff}: ${got.data[diff]} vs ${v.data[diff]}`).toBe('identical');
-  expect(loaded.firstDataset.PatientID).toBe(study.patient.id);
+  expect(loaded.sourceDataset.PatientID).toBe(study.patient.id);
 });

@@ -1,5 +1,5 @@
 /**
- * Inputs for the report tests: the real lung-dx-a0001 series 3 with findings built by hand from its annotation
+ * Inputs for the report tests: the real lung-dx-a0001 series 3 (or 2) with findings built by hand from its annotation
  * (a box around the tumour on its largest slice), and synthetic volumes with any number of lesions.
  */
 import fs from 'node:fs';
@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { loadSelectedVolume } from '../../../src/dicom/load-folder';
 import { selectionSchema } from '../../../src/config/schema';
 import type { Findings, Lesion, LesionType } from '../../../src/detect/findings';
+import type { LesionMask } from '../../../src/detect/lesions';
 import { LESION_TYPES } from '../../../src/detect/findings';
 import type { Volume } from '../../../src/dicom/volume';
 import { voxelToLPS } from '../../../src/dicom/volume';
@@ -15,11 +16,12 @@ import { deriveUid } from '../../../src/report/uid';
 
 export const CT_ROOT = path.resolve(__dirname, '../../../../shared/data/ct');
 export const LUNG_SERIES3 = path.join(CT_ROOT, 'lung-dx-a0001/series3_5mm_kernelB');
+export const LUNG_SERIES2 = path.join(CT_ROOT, 'lung-dx-a0001/series2_5mm_kernelL');
 
 export const MODEL = { name: 'lens-ulb', version: '0.1.0', executionProvider: 'cpu' };
 
-export async function loadLungCase(): Promise<{ volume: Volume; sourceDataset: Record<string, any>; findings: Findings }> {
-  const { volume, firstDataset } = await loadSelectedVolume(LUNG_SERIES3, selectionSchema.parse({}));
+export async function loadLungCase(seriesDir = LUNG_SERIES3): Promise<{ volume: Volume; sourceDataset: Record<string, any>; findings: Findings }> {
+  const { volume, firstDataset } = await loadSelectedVolume(seriesDir, selectionSchema.parse({}));
   const csv = fs.readFileSync(path.join(CT_ROOT, 'lung-dx-a0001/lesion_bboxes.csv'), 'utf8').trim().split('\n').slice(1);
   const rows = csv.map((l) => l.split(',')).filter((c) => c[2] === volume.seriesInstanceUID);
   // The key slice: the annotation with the largest box.
@@ -83,9 +85,9 @@ export function dciodvfy(file: string): { output: string; errors: string[] } {
   return { output, errors: output.split('\n').filter((l) => /error/i.test(l)) };
 }
 
-/** dsrdump's content tree and exit status. */
-export function dsrdump(file: string): { output: string; exitCode: number } {
-  const out = execFileSync('sh', ['-c', 'dsrdump "$1" 2>&1; echo "exit=$?"', 'sh', file], { encoding: 'utf8' });
+/** dsrdump's content tree and exit status; `options` e.g. +Pl to print long texts whole. */
+export function dsrdump(file: string, options: string[] = []): { output: string; exitCode: number } {
+  const out = execFileSync('sh', ['-c', 'f="$1"; shift; dsrdump "$@" "$f" 2>&1; echo "exit=$?"', 'sh', file, ...options], { encoding: 'utf8' });
   const m = /exit=(\d+)\s*$/.exec(out);
   return { output: out, exitCode: m ? Number(m[1]) : -1 };
 }
@@ -95,4 +97,31 @@ export async function loadLungCaseWithExtras(n: number): Promise<{ volume: Volum
   const c = await loadLungCase();
   const extra = syntheticFindings(c.volume, n, 7).lesions.map((l, i) => ({ ...l, id: i + 2 }));
   return { ...c, findings: { ...c.findings, lesions: [...c.findings.lesions, ...extra] } };
+}
+
+/**
+ * A model-style mask for each of the given lesions: on its key slice and the slices next to it, a crop of the key
+ * box holding the inscribed ellipse (what D2's LesionMask carries), so that SEG frames come from crops, not boxes.
+ */
+export function modelMasks(volume: Volume, findings: Findings, ids: number[]): Map<number, LesionMask> {
+  const masks = new Map<number, LesionMask>();
+  for (const l of findings.lesions.filter((x) => ids.includes(x.id))) {
+    const k = volume.slices.findIndex((s) => s.sopInstanceUID === l.keySlice.sopInstanceUID);
+    const [x1, y1, x2, y2] = l.keySlice.box.map(Math.round);
+    const width = Math.max(1, x2 - x1);
+    const height = Math.max(1, y2 - y1);
+    const data = new Uint8Array(width * height);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        const dx = (x + 0.5) / width - 0.5;
+        const dy = (y + 0.5) / height - 0.5;
+        if (dx * dx + dy * dy <= 0.25) data[y * width + x] = 1;
+      }
+    }
+    const frames = [k - 1, k, k + 1]
+      .filter((i) => i >= 0 && i < volume.slices.length)
+      .map((i) => ({ sliceIndex: i, sopInstanceUID: volume.slices[i].sopInstanceUID, frameNumber: volume.slices[i].frameNumber, x0: Math.max(0, x1), y0: Math.max(0, y1), width, height, data }));
+    masks.set(l.id, { frames });
+  }
+  return masks;
 }

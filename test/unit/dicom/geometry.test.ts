@@ -1,49 +1,11 @@
 /** Sorting, spacing, gaps, duplicates, tilt and rescale on constructed headers (no files). */
 import { selectionSchema } from '../../../src/config/schema';
 import { assembleVolume } from '../../../src/dicom/assemble-volume';
-import { headerFromDataset, type InstanceHeader } from '../../../src/dicom/instance-header';
+import { headerFromDataset } from '../../../src/dicom/instance-header';
 import { selectSeries, kernelRank } from '../../../src/dicom/select-series';
-import { groupBySeries, type SeriesInfo } from '../../../src/dicom/series';
+import { groupBySeries } from '../../../src/dicom/series';
 import { VolumeError } from '../../../src/dicom/volume-error';
-
-const R = 2;
-const C = 3;
-
-function slice(z: number, n: number, extra: Record<string, unknown> = {}): InstanceHeader {
-  return headerFromDataset({
-    StudyInstanceUID: '1.2.3',
-    SeriesInstanceUID: (extra.SeriesInstanceUID as string) ?? '1.2.3.4',
-    SOPInstanceUID: `1.2.3.4.${n}`,
-    SOPClassUID: '1.2.840.10008.5.1.4.1.1.2',
-    Modality: 'CT',
-    ImageType: ['ORIGINAL', 'PRIMARY', 'AXIAL'],
-    Rows: R,
-    Columns: C,
-    PixelSpacing: [0.7, 0.6],
-    ImageOrientationPatient: [1, 0, 0, 0, 1, 0],
-    ImagePositionPatient: [-10, -20, z],
-    RescaleSlope: 1,
-    RescaleIntercept: -1024,
-    BitsAllocated: 16,
-    BitsStored: 16,
-    PixelRepresentation: 0,
-    FrameOfReferenceUID: '1.2.3.9',
-    InstanceNumber: 100 - n, // deliberately opposite to position
-    ...extra,
-  });
-}
-
-function series(zs: number[], extra: (k: number) => Record<string, unknown> = () => ({})): SeriesInfo {
-  return groupBySeries(zs.map((z, k) => slice(z, k, extra(k))))[0];
-}
-
-/** Each frame filled with its stored value 1024 + 10 * position, so the HU equals 10 * z. */
-function reader(s: SeriesInfo) {
-  return async (sop: string) => {
-    const z = s.instances.find((i) => i.sopInstanceUID === sop)!.imagePositionPatient![2];
-    return new Uint16Array(R * C).fill(1024 + 10 * z);
-  };
-}
+import { C, R, reader, series, slice } from './synthetic-headers';
 
 test('sorts by position along the normal, never by InstanceNumber or file order', async () => {
   const s = series([5, -5, 0, 10, -10].map((z) => z * 1.5));
@@ -190,11 +152,11 @@ describe('selection', () => {
     expect(selectSeries([sharp, soft], rules).selected!.seriesInstanceUID).toBe('1.9.2');
   });
 
-  test('too few slices and too thick slices are reasons', () => {
+  test('too few slices and too widely spaced slices are reasons', () => {
     const few = series([0, 2, 4]);
-    const thick = series(zs.map((z) => z * 5));
+    const sparse = series(zs.map((z) => z * 6));
     expect(selectSeries([few], rules).rejected[0].reasons.join()).toMatch(/3 slices \(at least 20/);
-    expect(selectSeries([thick], rules).rejected[0].reasons.join()).toMatch(/10 mm apart \(at most 5.5/);
+    expect(selectSeries([sparse], rules).rejected[0].reasons.join()).toMatch(/12 mm apart \(at most 10 mm/);
   });
 
   test('kernel preference: exact names and prefixes', () => {

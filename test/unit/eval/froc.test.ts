@@ -31,7 +31,7 @@ describe('iobb', () => {
   });
 });
 
-describe('evaluate (design.md §3)', () => {
+describe('evaluate (docs/contracts.md#evaluation-protocol)', () => {
   it('perfect predictions: sensitivity 1 at every FP rate', () => {
     const truth = [truthStudy('1', [cube(0, 0, 0, 10)]), truthStudy('2', [cube(50, 50, 50, 8)])];
     const r = evaluate(truth, [findings('1', [[cube(0, 0, 0, 10), 0.9]]), findings('2', [[cube(50, 50, 50, 8), 0.8]])]);

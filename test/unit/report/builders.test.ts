@@ -1,8 +1,9 @@
-import { buildImagingMeasurementReport, buildSegmentation, buildReportObjects, lesionSummary } from '../../../src/report';
+import { buildImagingMeasurementReport, buildSegmentation, buildReportObjects, lesionSummary, toleratedComment } from '../../../src/report';
+import { vrProblem } from '../../../src/dicom/vr';
 import { srSummary, segSummary } from '../../../src/report/store';
 import { fromPart10 } from '../../../src/report/part10';
 import { unpackFrame } from '../../../src/report/seg/masks';
-import { syntheticFindings } from '../../integration/report/fixtures';
+import { modelMasks, syntheticFindings } from '../../integration/report/fixtures';
 import { smallVolume } from './small-volume';
 
 const content = (ds: any, code: string) => ds.ContentSequence.find((c: any) => c.ConceptNameCodeSequence?.[0]?.CodeValue === code);
@@ -59,6 +60,42 @@ describe('SR builder (TID 1500)', () => {
     expect(buildSegmentation({ findings: { ...findings, lesions: [] }, volume, sourceDataset })).toBeUndefined();
   });
 
+  test('what the volume tolerated is a Comment in the Qualitative Evaluations; the measurement groups keep their shape', () => {
+    const notes = ['slice thickness 8 mm, more than 5 mm', 'ImageType has two values'];
+    const plain = buildImagingMeasurementReport({ findings, volume, sourceDataset }).dataset;
+    const { dataset } = buildImagingMeasurementReport({ findings, volume: { ...volume, tolerated: notes }, sourceDataset });
+    expect(content(dataset, '126010')).toEqual(content(plain, '126010'));
+    expect(content(plain, 'C0034375')).toBeUndefined();
+    const evaluations = content(dataset, 'C0034375').ContentSequence;
+    expect(evaluations).toEqual(
+      notes.map((n) => ({
+        RelationshipType: 'CONTAINS',
+        ValueType: 'TEXT',
+        ConceptNameCodeSequence: [{ CodeValue: '121106', CodingSchemeDesignator: 'DCM', CodeMeaning: 'Comment' }],
+        TextValue: toleratedComment(n),
+      })),
+    );
+    // Without lesions the notes follow the "nothing found" summary.
+    const none = buildImagingMeasurementReport({ findings: { ...findings, lesions: [] }, volume: { ...volume, tolerated: notes }, sourceDataset }).dataset;
+    expect(content(none, 'C0034375').ContentSequence.map((e: any) => e.ConceptCodeSequence?.[0]?.CodeValue ?? e.TextValue)).toEqual([
+      '111241',
+      'No lesion detected by lens-ulb 0.1.0',
+      ...notes.map(toleratedComment),
+    ]);
+  });
+
+  test('a model name and version longer than LO allows: shortened where LO, whole in the TEXT items', () => {
+    const model = { ...findings.model, name: `lens-${'x'.repeat(80)}`, version: `1.0.0+${'build'.repeat(15)}` };
+    const { dataset } = buildImagingMeasurementReport({ findings: { ...findings, model }, volume, sourceDataset });
+    for (const k of ['SeriesDescription', 'ManufacturerModelName', 'SoftwareVersions']) {
+      expect({ [k]: vrProblem('LO', dataset[k]) }).toEqual({ [k]: undefined });
+      expect(dataset[k]).toMatch(/\.\.\.$/);
+    }
+    const group = content(dataset, '126010').ContentSequence[0];
+    const text = (code: string) => group.ContentSequence.find((i: any) => i.ConceptNameCodeSequence[0].CodeValue === code).TextValue;
+    expect([text('111001'), text('111003')]).toEqual([model.name, model.version]);
+  });
+
   test('bad input is refused with the reason', () => {
     const bad = (f: any) => () => buildImagingMeasurementReport({ findings: f, volume, sourceDataset });
     expect(bad({ ...findings, lesions: [{ ...findings.lesions[0], keySlice: { sopInstanceUID: '1.2.3', box: [1, 1, 2, 2] } }] })).toThrow(/key slice 1\.2\.3 is not an image of series/);
@@ -105,6 +142,18 @@ describe('SEG builder', () => {
     for (let f = 0; f < back.NumberOfFrames; f++) {
       expect(unpackFrame(packed, f, rows * cols).some((v) => v === 1)).toBe(true);
     }
+  });
+
+  test('the description says where the masks come from and fits LO with any model label', () => {
+    const mixed = new Map([...modelMasks(volume, findings, [1])]);
+    const ds = buildSegmentation({ findings, volume, sourceDataset, masks: mixed })!.dataset;
+    expect(ds.ContentDescription).toBe('Lesions: model mask + box-fitted ellipsoid by lens-ulb 0.1.0');
+    expect(ds.SeriesDescription).toBe('LENS lesions, model mask + box-fitted ellipsoid (lens-ulb 0.1.0)');
+    const model = { ...findings.model, name: `lens-${'x'.repeat(80)}`, version: `1.0.0+${'build'.repeat(15)}` };
+    const long = buildSegmentation({ findings: { ...findings, model }, volume, sourceDataset, masks: mixed })!.dataset;
+    const lo = { ContentDescription: long.ContentDescription, SeriesDescription: long.SeriesDescription, ManufacturerModelName: long.ManufacturerModelName, SoftwareVersions: long.SoftwareVersions, DeviceSerialNumber: long.DeviceSerialNumber, SegmentAlgorithmName: long.SegmentSequence[0].SegmentAlgorithmName, AlgorithmName: long.SegmentSequence[0].SegmentationAlgorithmIdentificationSequence[0].AlgorithmName, AlgorithmVersion: long.SegmentSequence[0].SegmentationAlgorithmIdentificationSequence[0].AlgorithmVersion };
+    for (const [k, v] of Object.entries(lo)) expect({ [k]: vrProblem('LO', v) }).toEqual({ [k]: undefined });
+    expect(long.ContentDescription).toMatch(/^Lesions: model mask \+ box-fitted ellipsoid by lens-x+\.\.\.$/);
   });
 
   test('rebuilding gives the same UIDs (idempotent), a new model version new ones', () => {

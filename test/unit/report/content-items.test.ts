@@ -8,7 +8,7 @@ import {
   UIDRefContentItem,
 } from '../../../src/report/sr/content-items';
 import { ImageRegion, TrackingIdentifier, ImageLibrary, AlgorithmIdentification } from '../../../src/report/sr/templates';
-import { formatDS } from '../../../src/report/vr';
+import { formatDS } from '../../../src/dicom/vr';
 
 const img = { sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: '1.2.3.4' };
 

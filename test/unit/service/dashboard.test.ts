@@ -27,7 +27,7 @@ describe('key-slice picture', () => {
 
 describe('dashboard pages', () => {
   const job: Job = {
-    id: 7, studyInstanceUID: '1.2.3', source: 'webhook', state: 'succeeded', attempts: 1, maxAttempts: 5, nextAttemptAt: 0, force: false,
+    id: 7, kind: 'study-analysis', studyInstanceUID: '1.2.3', payload: {}, source: 'webhook', state: 'succeeded', attempts: 1, maxAttempts: 5, nextAttemptAt: 0, force: false,
     receivedAt: 0, createdAt: 0, updatedAt: 0, lesionCount: 1, outputs: { srSopInstanceUID: '1.2.3.4' },
     lesions: [{ id: 1, type: 'liver_lesion', score: 0.87, longAxisMm: 21.3, shortAxisMm: 14.2, keySlice: { sopInstanceUID: '1.2.3.9', box: [1, 2, 3, 4] } }],
   };
@@ -41,5 +41,12 @@ describe('dashboard pages', () => {
     const detail = renderJobDetail(job, [{ id: 1, jobId: 7, at: 0, event: 'stored', details: { srSopInstanceUID: '1.2.3.4' } }]);
     expect(detail).toContain('Job #7');
     expect(detail).toContain('stored');
+  });
+  test('a job of another kind shows its kind and payload instead of a study', () => {
+    const harvest: Job = { ...job, id: 9, kind: 'harvest-run', studyInstanceUID: undefined, payload: { from: '20240101' }, state: 'queued', lesions: undefined };
+    const list = renderJobList([harvest], { queued: 1, running: 0, succeeded: 0, skipped: 0, failed: 0, 'failed-retrying': 0, dead: 0 });
+    expect(list).toContain('harvest-run');
+    expect(list).toContain('{&quot;from&quot;:&quot;20240101&quot;}');
+    expect(renderJobDetail(harvest, [])).toMatch(/harvest-run · payload/);
   });
 });

@@ -24,7 +24,7 @@ test('asks for an open-ended StudyDate range reaching back whole days; remembers
   const now = new Date(2024, 5, 10, 9, 0);
   await poller.pollOnce(now);
   expect(queries[0]).toEqual({ StudyDate: '20240608-', includefield: '00201208' });
-  expect(store.getCursor(POLL_CURSOR)).toBe(now.toISOString());
+  expect(await store.getCursor(POLL_CURSOR)).toBe(now.toISOString());
 });
 
 test('a study is enqueued once its instance count is unchanged between two polls, and never again', async () => {
@@ -35,10 +35,10 @@ test('a study is enqueued once its instance count is unchanged between two polls
   list = [study('1.1', 20)];
   expect(await poller.pollOnce(t(1))).toBe(0); // still arriving
   expect(await poller.pollOnce(t(2))).toBe(1); // stable
-  expect(store.list().map((j) => [j.studyInstanceUID, j.source])).toEqual([['1.1', 'poll']]);
+  expect((await store.list()).map((j) => [j.kind, j.studyInstanceUID, j.source])).toEqual([['study-analysis', '1.1', 'poll']]);
   // Our SR and SEG change the count; the study is known and stays analysed once.
   list = [study('1.1', 22)];
   await poller.pollOnce(t(3));
   await poller.pollOnce(t(4));
-  expect(store.list()).toHaveLength(1);
+  expect(await store.list()).toHaveLength(1);
 });

@@ -11,10 +11,11 @@ import { ServiceMetrics } from '../../../src/server/metrics';
 const STUDY = '1.2.826.0.1.3680043.8.498.1';
 let server: Server;
 let base: string;
+let store: SqliteJobStore;
 const auth = { Authorization: 'Bearer api-token-1' };
 
 beforeAll(async () => {
-  const store = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
+  store = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
   const app = createApp({
     store,
     metrics: new ServiceMetrics(store),
@@ -30,7 +31,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // fetch keeps its connections alive: close them, or they hold the jest worker open.
+  server.closeAllConnections();
   await new Promise((r) => server.close(r));
+  await store.close();
 });
 
 const post = (p: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -72,4 +76,49 @@ test('jobs are listed with filters, shown with their journey, and a study can be
   expect(detail.journey.map((e) => e.event)).toContain('received');
   const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
   expect(metrics).toMatch(/lens_/);
+});
+
+test('jobs show their kind and can be filtered by it; an unknown kind is refused', async () => {
+  type JobList = { jobs: { kind: string; studyInstanceUID?: string; payload: Record<string, unknown> }[] };
+  const harvest = await store.enqueue({ kind: 'harvest-run', source: 'manual', payload: { from: '20240101' } });
+  const list = async (q: string) => (await (await fetch(`${base}/api/jobs${q}`, { headers: auth })).json()) as JobList;
+  const studies = await list('?kind=study-analysis');
+  expect(studies.jobs.length).toBeGreaterThan(0);
+  expect(studies.jobs.every((j) => j.kind === 'study-analysis' && j.studyInstanceUID === STUDY)).toBe(true);
+  expect((await list('?kind=harvest-run')).jobs).toEqual([expect.objectContaining({ kind: 'harvest-run', payload: { from: '20240101' } })]);
+  expect((await list('')).jobs.map((j) => j.kind)).toEqual(expect.arrayContaining(['study-analysis', 'harvest-run']));
+  expect((await fetch(`${base}/api/jobs?kind=nightly`, { headers: auth })).status).toBe(400);
+  const page = await (await fetch(`${base}/dashboard/jobs/${harvest.job.id}`, { headers: auth })).text();
+  expect(page).toContain('harvest-run');
+  // A harvest run has no lesions to picture.
+  expect((await fetch(`${base}/dashboard/jobs/${harvest.job.id}/lesions/1.png`, { headers: auth })).status).toBe(404);
+});
+
+test('a job store that fails answers 500 with the error, instead of leaving the request hanging', async () => {
+  const broken = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
+  await broken.close();
+  const app = createApp({
+    store: broken,
+    metrics: new ServiceMetrics(broken),
+    webhook: { enabled: true, secret: 'hook-secret' },
+    enqueue: (req) => broken.enqueue(req),
+    readiness: async () => ({}),
+    keySlicePng: async () => Buffer.alloc(0),
+  });
+  const s = app.listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  try {
+    const r = await fetch(`${url}/api/jobs`);
+    expect(r.status).toBe(500);
+    expect(((await r.json()) as { error: string }).error).toMatch(/database connection is not open/);
+    const hook = await fetch(`${url}/webhook/orthanc`, {
+      method: 'POST', headers: { 'content-type': 'application/json', 'X-Lens-Secret': 'hook-secret' }, body: JSON.stringify({ studyInstanceUID: STUDY }),
+    });
+    expect(hook.status).toBe(500);
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+  } finally {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
 });

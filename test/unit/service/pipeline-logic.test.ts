@@ -1,10 +1,15 @@
 import { selectionSchema } from '../../../src/config/schema';
 import type { SeriesInfo } from '../../../src/dicom/series';
-import { classifyError, SkipStudy } from '../../../src/pipeline/errors';
+import { SkipStudy } from '../../../src/pipeline/errors';
 import { idempotencyKey } from '../../../src/pipeline/idempotency';
 import { ownOutputReason, splitOwnOutputs } from '../../../src/pipeline/own-outputs';
+import type { InstanceHeader } from '../../../src/dicom/instance-header';
+import type { Job } from '../../../src/jobs/types';
 import { selectStage, type SelectDeps } from '../../../src/pipeline/select-stage';
-import { PacsHttpError, PacsUnreachableError } from '../../../src/pacs/errors';
+import type { SelectedSeries } from '../../../src/pipeline/stages';
+import { fetchStage } from '../../../src/pipeline/study-pipeline';
+import type { SeriesMetadata, SeriesSummary } from '../../../src/source/study-source';
+import { reader as frameReader, series as headerSeries } from '../dicom/synthetic-headers';
 import { isStable, pollWindow } from '../../../src/listener/poll-window';
 
 describe('own outputs', () => {
@@ -24,17 +29,6 @@ describe('idempotency key', () => {
     expect(idempotencyKey('1.2', '1.2.3', 'lens-ulb-1.0')).toBe('1.2|1.2.3|lens-ulb-1.0');
     expect(idempotencyKey('1.2', '1.2.3', 'lens-ulb-1.1')).not.toBe(idempotencyKey('1.2', '1.2.3', 'lens-ulb-1.0'));
     expect(() => idempotencyKey('1.2', '', 'm')).toThrow(/series/);
-  });
-});
-
-describe('error classification', () => {
-  test('unreachable PACS, 5xx and timeouts are transient; 4xx and corrupt data are not', () => {
-    expect(classifyError(new PacsUnreachableError('http://x', 3, 'ECONNREFUSED'))).toMatchObject({ transient: true, reason: 'pacs-unreachable' });
-    expect(classifyError(new PacsHttpError(503, 'GET', 'http://x', '', 1))).toMatchObject({ transient: true, reason: 'pacs-http-503' });
-    expect(classifyError(new PacsHttpError(404, 'GET', 'http://x', '', 1))).toMatchObject({ transient: false });
-    expect(classifyError(Object.assign(new Error('t'), { name: 'TimeoutError' })).transient).toBe(true);
-    expect(classifyError(Object.assign(new Error('slice gap'), { name: 'VolumeError' }))).toMatchObject({ transient: false, reason: 'volume-invalid' });
-    expect(classifyError(new TypeError('x is undefined'))).toMatchObject({ transient: false, reason: 'internal' });
   });
 });
 
@@ -68,13 +62,28 @@ describe('poll windows', () => {
 describe('select stage', () => {
   const rules = selectionSchema.parse({});
   const ct = (uid: string, n: number): SeriesInfo => ({ studyInstanceUID: '1.9', seriesInstanceUID: uid, modality: 'CT', instances: new Array(n).fill({}) });
+  /** A study in memory: its series list, and each series' metadata, with every metadata read counted. */
+  function studyOf(list: SeriesSummary[], unreadable: Record<string, number> = {}) {
+    const reads: string[] = [];
+    const source: SelectDeps['source'] = {
+      listSeries: async () => list,
+      seriesMetadata: async (_study, uid): Promise<SeriesMetadata> => {
+        reads.push(uid);
+        return {
+          series: ct(uid, 40),
+          unreadable: new Array(unreadable[uid] ?? 0).fill({ reason: 'dataset lacks SOPInstanceUID' }),
+          dataset: async (sop) => ({ SOPInstanceUID: sop, StudyInstanceUID: '1.9' }),
+        };
+      },
+    };
+    return { source, reads };
+  }
   const deps = (over: Partial<SelectDeps> = {}): SelectDeps => ({
     modelVersion: 'm-1',
     rules,
-    listSeries: async () => [{ seriesInstanceUID: '1.9.1', modality: 'CT' }],
-    seriesInfo: async (_s, uid) => ct(uid, 40),
+    source: studyOf([{ seriesInstanceUID: '1.9.1', modality: 'CT' }]).source,
     selectSeries: (series) => ({ selected: series[0], why: 'only one', rejected: [] }),
-    findSucceeded: () => undefined,
+    findSucceeded: async () => undefined,
     ...over,
   });
   const run = (d: SelectDeps, force = false) => selectStage(d).run({ studyInstanceUID: '1.9', force });
@@ -88,20 +97,91 @@ describe('select stage', () => {
     const s = await run(deps());
     expect(s.idempotencyKey).toBe('1.9|1.9.1|m-1');
   });
-  test('skips a study holding only our outputs, non-CT studies and scout-only studies with reasons', async () => {
-    expect(await skipReason(run(deps({ listSeries: async () => [{ seriesInstanceUID: '7', modality: 'SR', manufacturer: 'lens-pacs' }] })))).toBe('own-output');
-    expect(await skipReason(run(deps({ listSeries: async () => [{ seriesInstanceUID: '8', modality: 'MR' }] })))).toBe('no-ct');
+  test('reads the metadata of each candidate once, of no other series, and hands the chosen one on', async () => {
+    const study = studyOf(
+      [
+        { seriesInstanceUID: '1.9.1', modality: 'CT' },
+        { seriesInstanceUID: '1.9.2', modality: 'CT' },
+        { seriesInstanceUID: '1.9.3', modality: 'PT' },
+        { seriesInstanceUID: '1.9.4', modality: 'SR', manufacturer: 'lens-pacs' },
+      ],
+      { '1.9.2': 2 },
+    );
+    const stage = selectStage(
+      deps({
+        source: study.source,
+        selectSeries: (series) => ({ selected: series[1], why: 'second', rejected: [{ series: series[0], reasons: ['ranked lower'] }], tolerated: ['slices 8 mm thick'] }),
+      }),
+    );
+    const s = await stage.run({ studyInstanceUID: '1.9', force: false });
+    expect(study.reads).toEqual(['1.9.1', '1.9.2']);
+    expect(s.series.seriesInstanceUID).toBe('1.9.2');
+    expect(s.metadata.series).toBe(s.series);
+    expect(s.tolerated).toEqual(['slices 8 mm thick']);
+    expect(await s.metadata.dataset('1.9.2.7')).toMatchObject({ SOPInstanceUID: '1.9.2.7' });
+    expect(s.rejected).toEqual([
+      { seriesInstanceUID: '1.9.3', reasons: ['modality PT is not CT'] },
+      { seriesInstanceUID: '1.9.1', reasons: ['ranked lower'] },
+    ]);
+    expect(stage.describe(s)).toMatchObject({ seriesInstanceUID: '1.9.2', instances: 40, unreadableInstances: 2 });
+  });
+  test('skips a study holding only our outputs, non-CT studies and scout-only studies with reasons, reading no metadata for them', async () => {
+    const own = studyOf([{ seriesInstanceUID: '7', modality: 'SR', manufacturer: 'lens-pacs' }]);
+    expect(await skipReason(run(deps({ source: own.source })))).toBe('own-output');
+    const mr = studyOf([{ seriesInstanceUID: '8', modality: 'MR' }]);
+    expect(await skipReason(run(deps({ source: mr.source })))).toBe('no-ct');
+    expect([...own.reads, ...mr.reads]).toEqual([]);
+    expect(await skipReason(run(deps({ source: studyOf([]).source })))).toBe('empty-study');
     const scoutOnly = deps({ selectSeries: (series) => ({ why: 'none', rejected: [{ series: series[0], reasons: ['localizer'] }] }) });
     await expect(run(scoutOnly)).rejects.toThrow(/localizer/);
   });
   test('a re-announcement caused by our own SR/SEG is skipped as own-output; a re-run is forced', async () => {
-    const prev = { id: 4 } as never;
+    const prev = { id: 4 } as Job;
     const withOutputs = deps({
-      listSeries: async () => [{ seriesInstanceUID: '1.9.1', modality: 'CT' }, { seriesInstanceUID: '7', modality: 'SR', manufacturer: 'lens-pacs' }],
-      findSucceeded: () => prev,
+      source: studyOf([{ seriesInstanceUID: '1.9.1', modality: 'CT' }, { seriesInstanceUID: '7', modality: 'SR', manufacturer: 'lens-pacs' }]).source,
+      findSucceeded: async () => prev,
     });
     expect(await skipReason(run(withOutputs))).toBe('own-output');
-    expect(await skipReason(run(deps({ findSucceeded: () => prev })))).toBe('already-analysed');
+    expect(await skipReason(run(deps({ findSucceeded: async () => prev })))).toBe('already-analysed');
     expect((await run(withOutputs, true)).series.seriesInstanceUID).toBe('1.9.1');
+  });
+});
+
+describe('fetch stage', () => {
+  test('reads only frames: the headers and the first slice\'s dataset come with the selection; the journey says what was tolerated', async () => {
+    const s = headerSeries([15, 5, 10]);
+    const framesRead: string[] = [];
+    const datasetsAsked: string[] = [];
+    const source = {
+      frameConcurrency: 2,
+      frameReader: (_study: string, _series: string, instances: InstanceHeader[]) => {
+        expect(instances).toBe(s.instances);
+        const read = frameReader(s);
+        return async (sop: string) => {
+          framesRead.push(sop);
+          return read(sop);
+        };
+      },
+    };
+    const selection: SelectedSeries = {
+      studyInstanceUID: '1.2.3',
+      series: s,
+      metadata: { series: s, unreadable: [], dataset: async (sop) => (datasetsAsked.push(sop), { SOPInstanceUID: sop, StudyInstanceUID: '1.2.3' }) },
+      why: 'the only one',
+      tolerated: ['no ImageType: taken for ORIGINAL\\PRIMARY'],
+      modelVersion: 'm-1',
+      idempotencyKey: 'k',
+      rejected: [],
+    };
+    const stage = fetchStage(source);
+    const f = await stage.run(selection);
+    expect([...framesRead].sort()).toEqual(s.instances.map((i) => i.sopInstanceUID).sort());
+    // The slice lowest along the normal (z = 5) is the volume's first: its dataset is the report's source.
+    expect(datasetsAsked).toEqual([f.volume.slices[0].sopInstanceUID]);
+    expect(f.volume.slices[0].position[2]).toBe(5);
+    expect(f.sourceDataset.SOPInstanceUID).toBe(f.volume.slices[0].sopInstanceUID);
+    expect(f.volume.tolerated).toContain('no ImageType: taken for ORIGINAL\\PRIMARY');
+    expect(stage.describe(f)).toMatchObject({ slices: 3, tolerated: expect.arrayContaining(['no ImageType: taken for ORIGINAL\\PRIMARY']) });
+    expect(stage.describe({ ...f, volume: { ...f.volume, tolerated: [] } })).not.toHaveProperty('tolerated');
   });
 });

@@ -1,0 +1,68 @@
+"""Exports a proposal classifier checkpoint (train_classifier.py) to ONNX with its manifest (models/lens-fpr/).
+
+  /usr/bin/python3 models/training/export_classifier.py --checkpoint models/training/runs/fpr/best.pt \
+      --out models/lens-fpr --record models/training/runs/fpr/record.json
+
+The manifest (read by src/detect/proposal-classifier.ts) names the graph's inputs and output, the crop spec they
+are built with (src/detect/proposal-crops.ts), and how the final score is made; the operating point and the
+measured evaluation are written into it afterwards by scripts/evaluate-proposal-classifier.ts.
+"""
+import argparse
+import json
+import os
+
+import torch
+
+from classifier_data import CHANNELS, CROP, FEATURES
+from classifier_net import ProposalNet
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--checkpoint', required=True)
+    ap.add_argument('--out', default='models/lens-fpr')
+    ap.add_argument('--record', help='record.json of the training run, copied into the manifest')
+    ap.add_argument('--version', default='0.1.0')
+    a = ap.parse_args()
+    ck = torch.load(a.checkpoint, map_location='cpu')
+    model = ProposalNet(ck['width'])
+    model.load_state_dict(ck['model'])
+    model.eval()
+
+    class WithSigmoid(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, crops, feats):
+            return torch.sigmoid(self.m(crops, feats))
+
+    os.makedirs(a.out, exist_ok=True)
+    dummy = (torch.zeros(2, CHANNELS, *CROP), torch.zeros(2, FEATURES))
+    torch.onnx.export(WithSigmoid(model), dummy, os.path.join(a.out, 'model.onnx'), input_names=['crops', 'features'],
+                      output_names=['probability'], dynamic_axes={'crops': {0: 'n'}, 'features': {0: 'n'}, 'probability': {0: 'n'}},
+                      opset_version=13, do_constant_folding=True)
+    training = json.load(open(a.record)) if a.record else {}
+    training['checkpoint'] = os.path.relpath(a.checkpoint)
+    training['epoch'] = ck['epoch']
+    manifest = {
+        'name': 'lens-fpr',
+        'version': a.version,
+        'file': 'model.onnx',
+        'description': 'Proposal classifier (second stage): lesion probability of a detector candidate from 3D crops at two scales',
+        'input': {'crops': 'crops', 'features': 'features', 'channels': CHANNELS, 'size': list(CROP)},
+        'output': {'probability': 'probability'},
+        # The candidates it was trained on (classifier-candidates.ts --min-score 0.15 --top 150); the rule and the
+        # operating point are chosen afterwards on validation data (evaluate-proposal-classifier.ts).
+        'scoring': {'candidateScoreThreshold': 0.15, 'maxCandidates': 150, 'combine': 'geometric-mean', 'finalScoreThreshold': 0},
+        'parameters': sum(p.numel() for p in model.parameters()),
+        'training': training,
+    }
+    with open(os.path.join(a.out, 'model.json'), 'w') as f:
+        json.dump(manifest, f, indent=2)
+        f.write('\n')
+    print(f'wrote {a.out}/model.onnx and model.json ({manifest["parameters"]} parameters)')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,105 @@
+"""Trains the proposal classifier on candidates from scripts/classifier-candidates.ts (CPU, 1-2 torch threads).
+
+  /usr/bin/python3 models/training/train_classifier.py --train models/training/data/fpr/train \
+      --val models/training/data/fpr/val --out models/training/runs/fpr [--minutes 20] [--seed 0]
+
+Balanced batches (half positives: lesions are rare among candidates), random flips of the crops along the three
+axes (lesion-agnostic symmetries), BCE loss, AdamW. Ignored candidates (label -1) are left out. Validation AUC and
+the validation candidates' outputs are kept per epoch; the best-AUC epoch is written to <out>/best.pt.
+"""
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from classifier_data import load
+from classifier_net import ProposalNet
+
+
+def auc(scores, labels):
+    order = np.argsort(-scores, kind='stable')
+    l = labels[order]
+    pos, neg = l.sum(), len(l) - l.sum()
+    if pos == 0 or neg == 0:
+        return float('nan')
+    # Mann-Whitney: for every positive, the negatives ranked below it.
+    neg_above = np.cumsum(1 - l)
+    return float(((neg - neg_above[l == 1]).sum()) / (pos * neg))
+
+
+def to_tensors(crops, feats):
+    return torch.from_numpy(crops.astype(np.float32) / 255.0), torch.from_numpy(feats)
+
+
+def predict(model, crops, feats, batch=256):
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(crops), batch):
+            c, f = to_tensors(crops[i:i + batch], feats[i:i + batch])
+            out.append(torch.sigmoid(model(c, f)).numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--train', required=True)
+    ap.add_argument('--val', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--minutes', type=float, default=20)
+    ap.add_argument('--iters-per-epoch', type=int, default=200)
+    ap.add_argument('--batch', type=int, default=32)
+    ap.add_argument('--lr', type=float, default=2e-3)
+    ap.add_argument('--width', type=int, default=12)
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--seed', type=int, default=0)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    rng = np.random.default_rng(a.seed)
+    os.makedirs(a.out, exist_ok=True)
+    tc, tf, tl, _ = load(a.train)
+    vc, vf, vl, _ = load(a.val)
+    pos, neg = np.flatnonzero(tl == 1), np.flatnonzero(tl == 0)
+    print(f'train {len(tl)} candidates ({len(pos)} lesions), val {len(vl)} ({int(vl.sum())} lesions)', flush=True)
+    model = ProposalNet(a.width)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
+    lossf = torch.nn.BCEWithLogitsLoss()
+    t0, epoch, best, history = time.time(), 0, -1.0, []
+    while time.time() - t0 < a.minutes * 60:
+        model.train()
+        total = 0.0
+        for _ in range(a.iters_per_epoch):
+            idx = np.concatenate([rng.choice(pos, a.batch // 2), rng.choice(neg, a.batch - a.batch // 2)])
+            c, f = to_tensors(tc[idx], tf[idx])
+            for axis in (2, 3, 4):
+                flip = torch.from_numpy(rng.random(len(idx)) < 0.5)
+                c[flip] = c[flip].flip(axis)
+            y = torch.from_numpy(tl[idx].astype(np.float32))
+            loss = lossf(model(c, f), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item()
+        epoch += 1
+        p = predict(model, vc, vf)
+        v_auc = auc(p, vl)
+        history.append({'epoch': epoch, 'iters': epoch * a.iters_per_epoch, 'loss': total / a.iters_per_epoch, 'valAuc': v_auc, 'minutes': (time.time() - t0) / 60})
+        print(json.dumps(history[-1]), flush=True)
+        torch.save({'model': model.state_dict(), 'width': a.width, 'epoch': epoch}, os.path.join(a.out, f'epoch-{epoch}.pt'))
+        if v_auc > best:
+            best = v_auc
+            torch.save({'model': model.state_dict(), 'width': a.width, 'epoch': epoch}, os.path.join(a.out, 'best.pt'))
+    record = {'command': 'train_classifier.py ' + ' '.join(f'--{k.replace("_", "-")} {v}' for k, v in vars(a).items()),
+              'trainCandidates': int(len(tl)), 'trainLesionCandidates': int(len(pos)), 'valCandidates': int(len(vl)),
+              'valLesionCandidates': int(vl.sum()), 'bestValAuc': best, 'history': history}
+    with open(os.path.join(a.out, 'record.json'), 'w') as f:
+        json.dump(record, f, indent=1)
+    print(f'best val AUC {best:.4f}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,157 @@
+/**
+ * Training data of the proposal classifier (models/training/train_classifier.py): the detector's candidates at a
+ * high-sensitivity setting on phantoms (exact truth) and on real CT with inserted lesions, each cut into the crops
+ * and features of src/detect/proposal-crops.ts and labelled.
+ *
+ *   node -r tsx/cjs scripts/classifier-candidates.ts --out models/training/data/fpr/train
+ *       [--phantom-seed 6001 --phantoms 40 --phantom-size 256]
+ *       [--backgrounds DIR,DIR,... --insert-seed 8201 --inserted 6] [--model models/lens-ulb]
+ *       [--min-score 0.15] [--top 150] [--ignore-top 3] [--ignore-score 0.5]
+ *
+ * Labels: 1 a candidate hitting a phantom or inserted lesion (IoBB >= 0.3, the evaluation's rule); 0 a candidate
+ * elsewhere; -1 (ignored in training) a candidate whose centre lies inside a lesion's box without hitting it (a
+ * partial box on a lesion), and, on real CT, the LENS rule: unannotated is not lesion-free, so the most confident
+ * real-anatomy candidates of each study (the `--ignore-top` highest-scoring ones, and any scoring at least
+ * `--ignore-score`) are ignore regions rather than negatives: they may be real lesions nobody labelled.
+ * lung-dx-a0001 and lidc-idri-0314 are validation only and refused as backgrounds.
+ *
+ * Output (appended): crops.u8 (crop values x 255, cropLength bytes per candidate), feats.f32 (FEATURE_COUNT per
+ * candidate), meta.jsonl (one JSON line per candidate: study, kind, label, why, score, box).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../src/config/load';
+import { loadDetector, type Detector } from '../src/detect/detector';
+import type { BoxLPS, TruthStudy } from '../src/detect/findings';
+import { candidateInput, cropLength, DEFAULT_CROP_SPEC, FEATURE_COUNT } from '../src/detect/proposal-crops';
+import type { Volume } from '../src/dicom/volume';
+import { loadSelectedVolume } from '../src/dicom/load-folder';
+import { iobb } from '../src/eval/froc';
+import { insertLesions } from '../src/synth/insert-lesions';
+import { generateStudy } from '../src/synth/study';
+import { isValidationStudy } from './real-ct-studies';
+
+interface Args {
+  out: string;
+  model: string;
+  phantomSeed: number;
+  phantoms: number;
+  phantomSize: number;
+  backgrounds: string[];
+  insertSeed: number;
+  inserted: number;
+  minScore: number;
+  top: number;
+  ignoreTop: number;
+  ignoreScore: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { out: '', model: 'models/lens-ulb', phantomSeed: 6001, phantoms: 0, phantomSize: 256, backgrounds: [], insertSeed: 8201, inserted: 0, minScore: 0.15, top: 150, ignoreTop: 3, ignoreScore: 0.5 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = () => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--out') a.out = v();
+    else if (k === '--model') a.model = v();
+    else if (k === '--phantom-seed') a.phantomSeed = Number(v());
+    else if (k === '--phantoms') a.phantoms = Number(v());
+    else if (k === '--phantom-size') a.phantomSize = Number(v());
+    else if (k === '--backgrounds') a.backgrounds = v().split(',').filter(Boolean);
+    else if (k === '--insert-seed') a.insertSeed = Number(v());
+    else if (k === '--inserted') a.inserted = Number(v());
+    else if (k === '--min-score') a.minScore = Number(v());
+    else if (k === '--top') a.top = Number(v());
+    else if (k === '--ignore-top') a.ignoreTop = Number(v());
+    else if (k === '--ignore-score') a.ignoreScore = Number(v());
+    else throw new Error(`unknown argument ${k}`);
+  }
+  if (!a.out) throw new Error('--out DIR is required');
+  for (const b of a.backgrounds)
+    if (isValidationStudy(b)) throw new Error(`${b} is validation only: never a training background`);
+  return a;
+}
+
+const inside = (b: BoxLPS, p: [number, number, number], grow = 5) => [0, 1, 2].every((d) => p[d] >= b[d] - grow && p[d] <= b[d + 3] + grow);
+
+class Writer {
+  private readonly crops: number;
+  private readonly feats: number;
+  private readonly meta: number;
+  private readonly buf = new Float32Array(cropLength(DEFAULT_CROP_SPEC));
+  private readonly feat = new Float32Array(FEATURE_COUNT);
+  readonly counts = { pos: 0, neg: 0, ignore: 0 };
+
+  constructor(dir: string) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.crops = fs.openSync(path.join(dir, 'crops.u8'), 'a');
+    this.feats = fs.openSync(path.join(dir, 'feats.f32'), 'a');
+    this.meta = fs.openSync(path.join(dir, 'meta.jsonl'), 'a');
+  }
+
+  add(v: Volume, box: BoxLPS, score: number, label: 1 | 0 | -1, meta: Record<string, unknown>): void {
+    candidateInput(v, box, score, DEFAULT_CROP_SPEC, this.buf, this.feat);
+    fs.writeSync(this.crops, Uint8Array.from(this.buf, (x) => Math.round(x * 255)));
+    fs.writeSync(this.feats, new Uint8Array(this.feat.buffer.slice(0)));
+    fs.writeSync(this.meta, JSON.stringify({ ...meta, label, score: Math.round(score * 1e4) / 1e4, box }) + '\n');
+    this.counts[label === 1 ? 'pos' : label === 0 ? 'neg' : 'ignore']++;
+  }
+}
+
+async function candidates(detector: Detector, v: Volume, a: Args) {
+  const { findings } = await detector.detect(v);
+  return findings.lesions.filter((l) => l.score >= a.minScore).slice(0, a.top);
+}
+
+async function main(): Promise<void> {
+  const a = parseArgs(process.argv.slice(2));
+  const detector = await loadDetector(a.model, { executionProviders: ['cpu'], threads: 0, batchSize: 4 }, { scoreThreshold: 0 });
+  const w = new Writer(a.out);
+  for (let s = 0; s < a.phantoms; s++) {
+    const study = generateStudy(a.phantomSeed * 1000 + s, { size: a.phantomSize });
+    const lesions = study.truth.lesions;
+    for (const c of await candidates(detector, study.volume, a)) {
+      const centre: [number, number, number] = [(c.bboxLPS[0] + c.bboxLPS[3]) / 2, (c.bboxLPS[1] + c.bboxLPS[4]) / 2, (c.bboxLPS[2] + c.bboxLPS[5]) / 2];
+      const hit = lesions.some((l) => iobb(c.bboxLPS, l.bboxLPS) >= 0.3);
+      const partial = !hit && lesions.some((l) => inside(l.bboxLPS, centre));
+      w.add(study.volume, c.bboxLPS, c.score, hit ? 1 : partial ? -1 : 0, { study: study.name, kind: 'phantom', why: hit ? 'lesion' : partial ? 'partial' : 'phantom-anatomy' });
+    }
+    process.stderr.write(`phantom ${study.name}: ${JSON.stringify(w.counts)}\n`);
+  }
+  const cfg = loadConfig({});
+  for (const bg of a.backgrounds) {
+    const loaded = await loadSelectedVolume(bg, cfg.selection);
+    const name = path.basename(path.resolve(bg));
+    for (let s = 0; s < a.inserted; s++) {
+      const ins = insertLesions(loaded.volume, a.insertSeed * 1000 + s, { backgroundName: name });
+      labelReal(w, ins.volume, ins.truth, await candidates(detector, ins.volume, a), a, { study: ins.name, kind: 'inserted', background: name });
+      process.stderr.write(`${ins.name}: ${JSON.stringify(w.counts)}\n`);
+    }
+  }
+  await detector.dispose();
+  process.stdout.write(`${a.out}: ${JSON.stringify(w.counts)}\n`);
+}
+
+/** Inserted lesions are exact truth; the rest of a real study is real anatomy under the LENS ignore rule. */
+function labelReal(w: Writer, v: Volume, truth: TruthStudy, cands: { bboxLPS: BoxLPS; score: number }[], a: Args, meta: Record<string, unknown>): void {
+  let realRank = 0;
+  for (const c of cands) {
+    const centre: [number, number, number] = [(c.bboxLPS[0] + c.bboxLPS[3]) / 2, (c.bboxLPS[1] + c.bboxLPS[4]) / 2, (c.bboxLPS[2] + c.bboxLPS[5]) / 2];
+    if (truth.lesions.some((l) => iobb(c.bboxLPS, l.bboxLPS) >= 0.3)) w.add(v, c.bboxLPS, c.score, 1, { ...meta, why: 'lesion' });
+    else if (truth.lesions.some((l) => inside(l.bboxLPS, centre))) w.add(v, c.bboxLPS, c.score, -1, { ...meta, why: 'partial' });
+    else {
+      // Candidates come sorted by score, so the first real-anatomy ones are the most confident.
+      realRank++;
+      const confident = realRank <= a.ignoreTop || c.score >= a.ignoreScore;
+      w.add(v, c.bboxLPS, c.score, confident ? -1 : 0, { ...meta, why: confident ? 'real-anatomy-confident' : 'real-anatomy' });
+    }
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`classifier-candidates: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

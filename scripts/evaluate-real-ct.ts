@@ -1,0 +1,167 @@
+/**
+ * The detector on real CT (issue 10): findings per study on every real study in ../shared/data/ct, the annotated
+ * lesions' rank and score, and a "held-out style" FROC: synthetic lesions inserted (src/synth/insert-lesions.ts)
+ * into the two validation-only studies lung-dx-a0001 and lidc-idri-0314, with their real lesions counted too.
+ *
+ *   node -r tsx/cjs scripts/evaluate-real-ct.ts [--model models/lens-ulb] [--fpr DIR|none] [--inserted 4]
+ *       [--seed 8101] [--data ../shared/data/ct] [--threads 0] [--out DIR] [--json FILE] [--skip-real]
+ *
+ * lung-dx-a0001 and lidc-idri-0314 are validation only: nothing may be trained or tuned on them, so this script
+ * reports and never writes a manifest. Study s of the inserted set of a background uses insertion seed
+ * `seed * 1000 + s` (as `lens synth --insert-into DIR --seed N --studies k` writes them). The detector runs as
+ * `lens detect --no-report` does (series selection from the default config, manifest operating point); the FROC
+ * sweep uses every candidate (reported threshold 0).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig } from '../src/config/load';
+import { loadDetector, type Detector } from '../src/detect/detector';
+import type { Findings, Lesion, TruthFile, TruthStudy } from '../src/detect/findings';
+import { loadSelectedVolume } from '../src/dicom/load-folder';
+import { DEFAULT_EVAL, evaluate, iobb } from '../src/eval/froc';
+import { formatEvalTable } from '../src/eval/format';
+import { insertLesions } from '../src/synth/insert-lesions';
+import { writeTruth } from '../src/synth/write-raw';
+import { DEFAULT_DATA, realStudies, VALIDATION_STUDIES } from './real-ct-studies';
+
+interface Args {
+  model: string;
+  fpr?: string;
+  inserted: number;
+  seed: number;
+  data: string;
+  threads: number;
+  out?: string;
+  json?: string;
+  skipReal: boolean;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { model: 'models/lens-ulb', inserted: 4, seed: 8101, data: DEFAULT_DATA, threads: 0, skipReal: false };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i];
+    const v = () => {
+      const x = argv[++i];
+      if (x === undefined) throw new Error(`${k} needs a value`);
+      return x;
+    };
+    if (k === '--model') a.model = v();
+    else if (k === '--fpr') a.fpr = v();
+    else if (k === '--inserted') a.inserted = Number(v());
+    else if (k === '--seed') a.seed = Number(v());
+    else if (k === '--data') a.data = v();
+    else if (k === '--threads') a.threads = Number(v());
+    else if (k === '--out') a.out = v();
+    else if (k === '--json') a.json = v();
+    else if (k === '--skip-real') a.skipReal = true;
+    else throw new Error(`unknown argument ${k}`);
+  }
+  if (!Number.isInteger(a.inserted) || a.inserted < 0) throw new Error('--inserted must be a non-negative integer');
+  if (!Number.isInteger(a.seed) || a.seed < 0) throw new Error('--seed must be a non-negative integer');
+  return a;
+}
+
+function readTruth(dir: string): TruthFile | undefined {
+  const f = path.join(dir, 'truth.json');
+  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as TruthFile) : undefined;
+}
+
+interface RealRow {
+  study: string;
+  refused?: string;
+  slices?: number;
+  reported?: number;
+  candidates?: number;
+  lesions?: { type: string; rank: number | null; score: number | null; higherFalse: number | null; longAxisMm: number | null; annotatedExtentMm: number }[];
+  seconds?: number;
+}
+
+/** Rank (1-based among all candidates), score and long axis of the best-ranked finding hitting the box. */
+function locate(lesions: Lesion[], box: TruthStudy['lesions'][number]['bboxLPS']): { rank: number | null; score: number | null; longAxisMm: number | null } {
+  const i = lesions.findIndex((p) => iobb(p.bboxLPS, box) >= DEFAULT_EVAL.iobbThreshold);
+  return i < 0 ? { rank: null, score: null, longAxisMm: null } : { rank: i + 1, score: lesions[i].score, longAxisMm: lesions[i].longAxisMm };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const cfg = loadConfig({});
+  const detector = await loadDetector(args.model, { executionProviders: ['cpu'], threads: args.threads, batchSize: 4 }, { scoreThreshold: 0 }, args.fpr === 'none' ? null : args.fpr);
+  const op = detector.lesionThreshold({ ...detector.options, scoreThreshold: undefined });
+  const second = detector.secondStage();
+  const describe = `model ${detector.manifest.name} ${detector.manifest.version}${second ? ` + proposal classifier ${second.manifest.name} ${second.manifest.version} (${second.manifest.scoring.combine})` : ''}; reported operating point: score >= ${op}`;
+  console.log(describe);
+  const rows: RealRow[] = [];
+  if (!args.skipReal) {
+    for (const dir of realStudies(args.data)) rows.push(await realRow(detector, dir, path.relative(args.data, dir), cfg.selection, op));
+    console.log(formatRealRows(rows));
+  }
+  const froc = args.inserted > 0 ? await heldOutStyle(detector, args, cfg.selection) : undefined;
+  await detector.dispose();
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ model: describe, operatingPoint: op, real: rows, heldOutStyle: froc }, null, 1) + '\n');
+}
+
+async function realRow(detector: Detector, dir: string, study: string, selection: ReturnType<typeof loadConfig>['selection'], op: number): Promise<RealRow> {
+  const t0 = performance.now();
+  let loaded;
+  try {
+    loaded = await loadSelectedVolume(dir, selection);
+  } catch (e) {
+    return { study, refused: (e as Error).message.split('\n')[0] };
+  }
+  const { findings } = await detector.detect(loaded.volume);
+  const reported = findings.lesions.filter((l) => l.score >= op);
+  const truth = readTruth(dir)?.studies.find((s) => s.studyInstanceUID === loaded.volume.studyInstanceUID);
+  const lesions = (truth?.lesions ?? []).map((l) => {
+    const at = locate(findings.lesions, l.bboxLPS);
+    const extent = Math.max(l.bboxLPS[3] - l.bboxLPS[0], l.bboxLPS[4] - l.bboxLPS[1], l.bboxLPS[5] - l.bboxLPS[2]);
+    return { type: String(l.type), ...at, higherFalse: at.rank === null ? null : at.rank - 1, annotatedExtentMm: Math.round(extent * 10) / 10 };
+  });
+  process.stderr.write(`${study}: ${reported.length} reported, ${findings.lesions.length} candidates\n`);
+  return { study, slices: loaded.volume.dims[2], reported: reported.length, candidates: findings.lesions.length, lesions, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+}
+
+function formatRealRows(rows: RealRow[]): string {
+  const out = ['real CT: findings reported at the operating point (lens detect --no-report)', 'study                                   slices reported  annotated lesion: rank (false findings above), score, long axis / annotated extent'];
+  for (const r of rows) {
+    if (r.refused) {
+      out.push(`${r.study.padEnd(40)} refused by series selection: ${r.refused}`);
+      continue;
+    }
+    const ann = (r.lesions ?? []).map((l) => (l.rank === null ? `${l.type}: not found` : `${l.type}: rank ${l.rank} (${l.higherFalse} above), score ${l.score!.toFixed(3)}, ${l.longAxisMm!.toFixed(1)} / ${l.annotatedExtentMm} mm`));
+    out.push(`${r.study.padEnd(40)} ${String(r.slices).padStart(6)} ${String(r.reported).padStart(8)}  ${ann.join('; ') || '-'}`);
+  }
+  return out.join('\n');
+}
+
+async function heldOutStyle(detector: Detector, args: Args, selection: ReturnType<typeof loadConfig>['selection']) {
+  const truths: TruthStudy[] = [];
+  const findings: Findings[] = [];
+  for (const name of VALIDATION_STUDIES) {
+    const dir = path.join(args.data, name);
+    const loaded = await loadSelectedVolume(dir, selection);
+    const annotated = readTruth(dir)?.studies.find((s) => s.studyInstanceUID === loaded.volume.studyInstanceUID)?.lesions ?? [];
+    for (let s = 0; s < args.inserted; s++) {
+      const seed = args.seed * 1000 + s;
+      const ins = insertLesions(loaded.volume, seed, { annotated, backgroundName: name });
+      const { findings: f } = await detector.detect(ins.volume);
+      truths.push(ins.truth);
+      findings.push(f);
+      if (args.out) {
+        const d = path.join(args.out, ins.name);
+        writeTruth({ seed, truth: ins.truth }, d);
+        fs.writeFileSync(path.join(d, 'findings.json'), JSON.stringify(f, null, 1));
+      }
+      const hit = ins.truth.lesions.filter((l) => f.lesions.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= DEFAULT_EVAL.iobbThreshold)).length;
+      process.stderr.write(`${ins.name}: ${ins.truth.lesions.length} lesions (${ins.truth.lesions.map((l) => l.type).join(', ')}), ${hit} hit by any of ${f.lesions.length} candidates\n`);
+    }
+  }
+  const result = evaluate(truths, findings);
+  console.log(`held-out style: lesions inserted into ${VALIDATION_STUDIES.join(', ')} (insertion seeds ${args.seed}*1000+0..${args.inserted - 1}), real annotated lesions counted too`);
+  console.log(formatEvalTable(result));
+  return { volumes: result.volumes, lesions: result.lesions, sensitivityAtFp: result.sensitivityAtFp, averageSensitivity: result.averageSensitivity, perType: result.perType };
+}
+
+main().catch((e) => {
+  process.stderr.write(`evaluate-real-ct: ${(e as Error).stack ?? e}\n`);
+  process.exit(1);
+});

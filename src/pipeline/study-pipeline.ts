@@ -1,0 +1,126 @@
+/**
+ * The stages of one analysis, wired to a study source, the detector, the report builders and a report sink. The
+ * service wires a PACS (pacs-pipeline.ts); `lens detect` a folder and a file sink: the same stages either way.
+ *   selected  the source's series list + each candidate's metadata -> selection rules, own-output, idempotency
+ *   fetched   the source's frames of the chosen series -> HU volume
+ *   detected  the ONNX detector
+ *   built     TID 1500 SR + SEG (Part 10), unless the report is not wanted
+ *   stored    the sink: STOW-RS + read-back (service), or findings.json, sr.dcm, seg.dcm (`lens detect`)
+ */
+import type { SelectionRules } from '../config/schema';
+import type { Detector } from '../detect/detector';
+import { assembleVolume } from '../dicom/assemble-volume';
+import { selectSeries } from '../dicom/select-series';
+import type { Job } from '../jobs/types';
+import { log } from '../log';
+import { buildReportObjects } from '../report';
+import type { StudySource } from '../source/study-source';
+import type { ReportSink } from './report-sink';
+import { selectStage } from './select-stage';
+import type { Detection, FetchedVolume, ReceivedStudy, ReportObjects, SelectedSeries, Stage, StoredReport } from './stages';
+
+export interface StudyPipeline {
+  select: Stage<ReceivedStudy, SelectedSeries>;
+  fetch: Stage<SelectedSeries, FetchedVolume>;
+  detect: Stage<FetchedVolume, Detection>;
+  build: Stage<Detection, ReportObjects>;
+  store: Stage<ReportObjects, StoredReport>;
+}
+
+export interface StudyPipelineDeps {
+  source: StudySource;
+  sink: ReportSink;
+  rules: SelectionRules;
+  detector: Pick<Detector, 'detect' | 'manifest'>;
+  /** A job that succeeded with this idempotency key (`lens detect`: none, every run analyses). */
+  findSucceeded(key: string): Promise<Job | undefined>;
+  /** False: no SR/SEG are built, the sink gets the findings alone (`lens detect --no-report`). Default true. */
+  report?: boolean;
+}
+
+export function modelVersionOf(manifest: Detector['manifest']): string {
+  return `${manifest.name}-${manifest.version}`;
+}
+
+/** Stage "fetched": only the frames of the chosen series are read; its metadata came with the selection. */
+export function fetchStage(source: Pick<StudySource, 'frameReader' | 'frameConcurrency'>): Stage<SelectedSeries, FetchedVolume> {
+  return {
+    name: 'fetched',
+    describe: (f) => ({
+      slices: f.volume.dims[2],
+      dims: f.volume.dims,
+      spacing: f.volume.spacing.map((v) => +v.toFixed(3)),
+      ...(f.volume.tolerated?.length ? { tolerated: f.volume.tolerated } : {}),
+      ...(f.notes.length ? { notes: f.notes } : {}),
+    }),
+    async run(selection) {
+      const notes: string[] = [];
+      const { studyInstanceUID, series } = selection;
+      const volume = await assembleVolume(series, source.frameReader(studyInstanceUID, series.seriesInstanceUID, series.instances), {
+        concurrency: source.frameConcurrency,
+        tolerated: selection.tolerated,
+        onNote: (n) => notes.push(n),
+      });
+      if (notes.length) log.info('volume notes', { studyInstanceUID, notes });
+      const sourceDataset = await selection.metadata.dataset(volume.slices[0].sopInstanceUID);
+      return { selection, volume, sourceDataset, notes };
+    },
+  };
+}
+
+export function createStudyPipeline(d: StudyPipelineDeps): StudyPipeline {
+  const detect: Stage<FetchedVolume, Detection> = {
+    name: 'detected',
+    describe: (r) => ({
+      lesions: r.findings.lesions.length,
+      executionProvider: r.findings.model.executionProvider,
+      model: `${r.findings.model.name} ${r.findings.model.version}`,
+      timingsMs: r.findings.timingsMs,
+    }),
+    async run(fetched) {
+      const r = await d.detector.detect(fetched.volume);
+      return { fetched, findings: r.findings, masks: r.masks };
+    },
+  };
+  const build: Stage<Detection, ReportObjects> = {
+    name: 'built',
+    describe: (r) => ({ objects: r.objects.map((o) => ({ role: o.role, sopInstanceUID: o.sopInstanceUID, bytes: o.part10.length })) }),
+    async run(detection) {
+      if (d.report === false) return { detection, objects: [], outputs: {} };
+      const objects = buildReportObjects({
+        findings: detection.findings,
+        volume: detection.fetched.volume,
+        sourceDataset: detection.fetched.sourceDataset,
+        masks: detection.masks,
+      });
+      const sr = objects.find((o) => o.role === 'sr');
+      const seg = objects.find((o) => o.role === 'seg');
+      return {
+        detection,
+        objects,
+        outputs: { srSeriesUID: sr?.seriesInstanceUID, srSopInstanceUID: sr?.sopInstanceUID, segSeriesUID: seg?.seriesInstanceUID, segSopInstanceUID: seg?.sopInstanceUID },
+      };
+    },
+  };
+  const store: Stage<ReportObjects, StoredReport> = {
+    name: 'stored',
+    describe: (s) => ({ ...s.outputs }),
+    async run(report) {
+      const locations = await d.sink.store(report);
+      return { report, outputs: report.outputs, locations };
+    },
+  };
+  return {
+    select: selectStage({
+      modelVersion: modelVersionOf(d.detector.manifest),
+      rules: d.rules,
+      source: d.source,
+      selectSeries: (series, r) => selectSeries(series, r),
+      findSucceeded: d.findSucceeded,
+    }),
+    fetch: fetchStage(d.source),
+    detect,
+    build,
+    store,
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * The Python training end to end on toy data (models/training/tests/toy_study.py), with Debian's /usr/bin/python3:
+ * a few iterations of train.py, its ONNX export and manifest, which the runtime then parses and runs (`lens detect
+ * --model` as a child process: onnxruntime-node's tensors do not cross jest's sandboxed typed arrays). Also checks
+ * the training record (git commit, data set hashes as models/training/provenance.py documents them) and that the
+ * time limit aborts instead of exporting whatever was reached.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Findings } from '../../../src/detect/findings';
+import { readManifest } from '../../../src/detect/load-manifest';
+import { generateStudy } from '../../../src/synth/study';
+import { writeStudyDicom } from '../../../src/synth/write-dicom';
+
+const repo = path.resolve(__dirname, '../../..');
+const PYTHON = '/usr/bin/python3'; // Debian's, with torch (scripts/setup.sh); the python3 on PATH may lack it
+const training = path.join(repo, 'models/training');
+
+let dir: string;
+const python = (args: string[]) => execFileSync(PYTHON, args, { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const trainArgs = (out: string) => [
+  path.join(training, 'train.py'), '--train', path.join(dir, 'train'), '--val', path.join(dir, 'val'), '--seed', '1',
+  '--iters', '4', '--batch', '2', '--crop', '64', '--val-every', '2', '--log-every', '2', '--threads', '1',
+  '--version', '0.0.0-smoke', '--out', path.join(dir, out), '--runs', path.join(dir, `${out}-runs`), '--cache', path.join(dir, 'cache'),
+];
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-train-smoke-'));
+  python([path.join(training, 'tests/toy_study.py'), path.join(dir, 'train'), '2', '1']);
+  python([path.join(training, 'tests/toy_study.py'), path.join(dir, 'val'), '1', '2']);
+  python(trainArgs('model'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** The documented data set hash, computed independently of provenance.py. */
+function datasetHash(root: string): string {
+  const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+  const lines = fs
+    .readdirSync(root)
+    .sort()
+    .flatMap((study) => ['volume.i16', 'volume.json', 'truth.json'].map((f) => `${study}/${f} ${sha(fs.readFileSync(path.join(root, study, f)))}\n`));
+  return sha(lines.join(''));
+}
+
+describe('Python training smoke (toy data)', () => {
+  it('exports a manifest the runtime accepts, recording iterations, git commit and data set hashes', () => {
+    const { manifest } = readManifest(path.join(dir, 'model'));
+    expect(manifest.version).toBe('0.0.0-smoke');
+    const t = manifest.training as Record<string, any>;
+    expect(t.run.iters).toBe(4);
+    expect(t.bestIteration).toBeGreaterThanOrEqual(2);
+    const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
+    expect(t.git).toEqual({ commit: head, dirty: expect.any(Boolean) });
+    expect(t.dataSets).toEqual([
+      expect.objectContaining({ role: 'train', studies: 2, sha256: datasetHash(path.join(dir, 'train')) }),
+      expect.objectContaining({ role: 'validation', studies: 1, sha256: datasetHash(path.join(dir, 'val')) }),
+    ]);
+  });
+
+  it('runs in the TypeScript runtime (lens detect --model)', () => {
+    const study = generateStudy(62001, { size: 64, slices: 24, lesions: [1, 1] });
+    writeStudyDicom(study, path.join(dir, 'dicom'));
+    const out = path.join(dir, 'detect');
+    const args = [path.join(repo, 'bin/lens.js'), 'detect', path.join(dir, 'dicom'), '--model', path.join(dir, 'model'), '--out', out, '--no-report', '--threads', '1'];
+    execFileSync(process.execPath, args, { cwd: repo, env: { ...process.env, LENS_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const findings = JSON.parse(fs.readFileSync(path.join(out, 'findings.json'), 'utf8')) as Findings;
+    expect(findings.model).toEqual(expect.objectContaining({ name: 'lens-ulb', version: '0.0.0-smoke' }));
+    expect(findings.seriesInstanceUID).toBe(study.volume.seriesInstanceUID);
+    expect(Array.isArray(findings.lesions)).toBe(true);
+  });
+
+  it('aborts with an error, exporting nothing, when --max-minutes is exceeded', () => {
+    const r = spawnSync(PYTHON, [...trainArgs('late'), '--max-minutes', '0.00001'], { cwd: repo, encoding: 'utf8' });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain('--max-minutes');
+    expect(fs.existsSync(path.join(dir, 'late', 'model.onnx'))).toBe(false);
+  });
+});

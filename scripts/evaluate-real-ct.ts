@@ -5,12 +5,14 @@
  *
  *   node -r tsx/cjs scripts/evaluate-real-ct.ts [--model models/lens-ulb] [--fpr DIR|none] [--inserted 4]
  *       [--seed 8101] [--data ../shared/data/ct] [--threads 0] [--out DIR] [--json FILE] [--skip-real]
+ *       [--record NAME [--record-manifest models/lens-fpr/model.json]]
  *
  * lung-dx-a0001 and lidc-idri-0314 are validation only: nothing may be trained or tuned on them, so this script
  * reports and never writes a manifest. Study s of the inserted set of a background uses insertion seed
  * `seed * 1000 + s` (as `lens synth --insert-into DIR --seed N --studies k` writes them). The detector runs as
  * `lens detect --no-report` does (series selection from the default config, manifest operating point); the FROC
- * sweep uses every candidate (reported threshold 0).
+ * sweep uses every candidate (reported threshold 0). --fpr none runs the detector alone even when its manifest names a
+ * classifier. --record NAME stores the figures (and this command) under evaluation[NAME] of the classifier's manifest.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,10 +36,12 @@ interface Args {
   out?: string;
   json?: string;
   skipReal: boolean;
+  record?: string;
+  recordManifest: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { model: 'models/lens-ulb', inserted: 4, seed: 8101, data: DEFAULT_DATA, threads: 0, skipReal: false };
+  const a: Args = { model: 'models/lens-ulb', inserted: 4, seed: 8101, data: DEFAULT_DATA, threads: 0, skipReal: false, recordManifest: 'models/lens-fpr/model.json' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -54,6 +58,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--out') a.out = v();
     else if (k === '--json') a.json = v();
     else if (k === '--skip-real') a.skipReal = true;
+    else if (k === '--record') a.record = v();
+    else if (k === '--record-manifest') a.recordManifest = v();
     else throw new Error(`unknown argument ${k}`);
   }
   if (!Number.isInteger(a.inserted) || a.inserted < 0) throw new Error('--inserted must be a non-negative integer');
@@ -97,7 +103,14 @@ async function main(): Promise<void> {
   }
   const froc = args.inserted > 0 ? await heldOutStyle(detector, args, cfg.selection) : undefined;
   await detector.dispose();
-  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ model: describe, operatingPoint: op, real: rows, heldOutStyle: froc }, null, 1) + '\n');
+  const result = { model: describe, operatingPoint: op, real: rows, heldOutStyle: froc, command: `node -r tsx/cjs scripts/evaluate-real-ct.ts ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString() };
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify(result, null, 1) + '\n');
+  if (args.record) {
+    const raw = JSON.parse(fs.readFileSync(args.recordManifest, 'utf8'));
+    raw.evaluation = { ...raw.evaluation, [args.record]: result };
+    fs.writeFileSync(args.recordManifest, JSON.stringify(raw, null, 2) + '\n');
+    console.log(`recorded under evaluation.${args.record} in ${args.recordManifest}`);
+  }
 }
 
 async function realRow(detector: Detector, dir: string, study: string, selection: ReturnType<typeof loadConfig>['selection'], op: number): Promise<RealRow> {

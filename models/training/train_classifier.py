@@ -1,15 +1,18 @@
 """Trains the proposal classifier on candidates from scripts/classifier-candidates.ts (CPU, 1-2 torch threads).
 
   /usr/bin/python3 models/training/train_classifier.py --train models/training/data/fpr/train \
-      --val models/training/data/fpr/val --out models/training/runs/fpr [--minutes 20] [--seed 0]
+      --val models/training/data/fpr/val --out models/training/runs/fpr --epochs 61 [--seed 0]
 
 Balanced batches (half positives: lesions are rare among candidates), random flips of the crops along the three
 axes (lesion-agnostic symmetries), BCE loss, AdamW. Ignored candidates (label -1) are left out. Validation AUC and
 the validation candidates' outputs are kept per epoch; the best-AUC epoch is written to <out>/best.pt.
+Training stops at an epoch count (never a clock, so that a slower machine trains the same model); --max-minutes only
+aborts with an error.
 """
 import argparse
 import json
 import os
+import sys
 import time
 
 import numpy as np
@@ -49,7 +52,8 @@ def main():
     ap.add_argument('--train', required=True)
     ap.add_argument('--val', required=True)
     ap.add_argument('--out', required=True)
-    ap.add_argument('--minutes', type=float, default=20)
+    ap.add_argument('--epochs', type=int, required=True)
+    ap.add_argument('--max-minutes', type=float, default=0, help='a safety limit: abort with an error (exit 3)')
     ap.add_argument('--iters-per-epoch', type=int, default=200)
     ap.add_argument('--batch', type=int, default=32)
     ap.add_argument('--lr', type=float, default=2e-3)
@@ -69,7 +73,10 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     lossf = torch.nn.BCEWithLogitsLoss()
     t0, epoch, best, history = time.time(), 0, -1.0, []
-    while time.time() - t0 < a.minutes * 60:
+    while epoch < a.epochs:
+        if a.max_minutes > 0 and (time.time() - t0) / 60 > a.max_minutes:
+            print(f'aborting at epoch {epoch}: --max-minutes {a.max_minutes} exceeded', file=sys.stderr, flush=True)
+            sys.exit(3)
         model.train()
         total = 0.0
         for _ in range(a.iters_per_epoch):

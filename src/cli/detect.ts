@@ -8,6 +8,7 @@ import { LensError } from '../errors';
 import { FileReportSink } from '../pipeline/report-sink';
 import { newProgress, runStages, type PipelineResult } from '../pipeline/run-stages';
 import { createStudyPipeline } from '../pipeline/study-pipeline';
+import { summariseUnreadable, type UnreadableFile } from '../dicom/load-folder';
 import { FolderStudySource } from '../source/folder-source';
 import { UserError } from './errors';
 
@@ -65,7 +66,7 @@ export function register(program: Command): void {
       } finally {
         await detector.dispose();
       }
-      process.stdout.write(summary(result) + '\n');
+      process.stdout.write(summary(result, (await source.scanned()).unreadable) + '\n');
     });
 }
 
@@ -141,7 +142,7 @@ class DetectorOnFirstUse implements Pick<Detector, 'detect' | 'manifest'> {
   }
 }
 
-function summary(r: PipelineResult): string {
+function summary(r: PipelineResult, unreadable: UnreadableFile[]): string {
   const v = r.fetched.volume;
   const series = r.selected.series;
   const f = r.detected.findings;
@@ -152,6 +153,9 @@ function summary(r: PipelineResult): string {
   for (const l of f.lesions.slice(0, 20))
     lines.push(`  #${l.id} ${l.type.padEnd(12)} score ${l.score.toFixed(3)}  ${l.longAxisMm.toFixed(1)} x ${l.shortAxisMm.toFixed(1)} mm${l.volumeMm3 !== undefined ? `, ${(l.volumeMm3 / 1000).toFixed(2)} ml` : ''}`);
   if (f.lesions.length > 20) lines.push(`  ... ${f.lesions.length - 20} more in findings.json`);
+  // What was left out or tolerated to analyse this series is part of the result: never only in the SR.
+  for (const t of v.tolerated ?? []) lines.push(`tolerated: ${t}`);
+  if (unreadable.length) lines.push(`skipped ${summariseUnreadable(unreadable)}`);
   lines.push(`timings (ms): ${Object.entries(f.timingsMs).map(([k, t]) => `${k} ${t}`).join(', ')}`);
   lines.push(`wrote ${r.stored.locations.join(', ')}`);
   return lines.join('\n');

@@ -19,6 +19,8 @@ import {
 } from '../dicom/load-folder';
 import { SelectionError, selectSeries, type SeriesSelection } from '../dicom/select-series';
 import { describeSeries, type SeriesInfo } from '../dicom/series';
+import { exclusionSentence } from '../dicom/series-consistency';
+import type { Exclusion } from '../dicom/volume';
 import { VolumeError } from '../dicom/volume-error';
 import { UserError } from './errors';
 
@@ -35,6 +37,8 @@ interface Inspection {
   /** Absent with --headers: no pixel was decoded. */
   huRange?: [number, number];
   tolerated: string[];
+  /** Instances of the selected series left out of the volume, with the reason (each also in `tolerated`). */
+  excluded: Exclusion[];
   notes: string[];
   unreadable: UnreadableFile[];
 }
@@ -67,7 +71,10 @@ export function register(program: Command): void {
 
 function fromVolume(l: LoadedVolume): Inspection {
   const v = l.volume;
-  return { series: l.series, selection: l.selection, geometry: v, huRange: huRange(v.data), tolerated: v.tolerated ?? [], notes: l.notes, unreadable: l.unreadable };
+  return {
+    series: l.series, selection: l.selection, geometry: v, huRange: huRange(v.data), tolerated: v.tolerated ?? [], excluded: v.excluded ?? [], notes: l.notes,
+    unreadable: l.unreadable,
+  };
 }
 
 /** Selection and planned geometry from the headers: what `lens detect` would analyse, without reading a pixel. */
@@ -77,12 +84,14 @@ async function inspectHeaders(dir: string, rules: SelectionRules): Promise<Inspe
   const selection = selectSeries(scan.series, rules);
   if (!selection.selected) throw new SelectionError(selection);
   const plan = planGeometry(selection.selected);
+  const copies = selection.selected.duplicates?.length;
   return {
     series: selection.selected,
     selection,
     geometry: volumeGeometry(plan),
     tolerated: selection.tolerated ?? [],
-    notes: plan.notes,
+    excluded: selection.selected.excluded ?? [],
+    notes: [...plan.notes, ...(copies ? [`${copies} file${copies === 1 ? ' repeats an instance' : 's repeat instances'} already read: pixels are compared when the volume is read (without --headers)`] : [])],
     unreadable: scan.unreadable,
   };
 }
@@ -139,6 +148,7 @@ function reportJson(f: Inspection) {
       frameOfReferenceUID: g.frameOfReferenceUID,
     },
     tolerated: f.tolerated,
+    excluded: f.excluded,
     notes: f.notes,
     unreadable: f.unreadable,
   };
@@ -168,7 +178,10 @@ function reportText(f: Inspection): string {
     ...(f.huRange ? [`  HU range     ${f.huRange[0]} .. ${f.huRange[1]}`] : []),
     `  transfer syntax ${j.selected.transferSyntaxes.join(', ')}`,
   ];
-  for (const t of f.tolerated) lines.push(`Tolerated: ${t}`);
+  // An exclusion is one of the tolerated sentences; said once, as what it is.
+  const exclusions = new Set(f.excluded.map(exclusionSentence));
+  for (const e of exclusions) lines.push(`Excluded: ${e.replace(/^excluded /, '')}`);
+  for (const t of f.tolerated) if (!exclusions.has(t)) lines.push(`Tolerated: ${t}`);
   for (const n of f.notes) lines.push(`Note: ${n}`);
   if (f.unreadable.length) lines.push(`Skipped ${summariseUnreadable(f.unreadable)}`);
   return `${lines.join('\n')}\n`;

@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { configSchema, type LensConfig } from './schema';
 import { LensError } from '../errors';
+import { configureDicomLimits } from '../dicom/limits';
 
 export class ConfigError extends LensError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -43,6 +44,8 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv } = {}
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new ConfigError(`invalid configuration${file ? ` (${file})` : ''}:\n${lines.join('\n')}`);
   }
+  // Every reader of DICOM in this process (folder or PACS) applies the same limits: set where the config is read.
+  configureDicomLimits(parsed.data.dicom);
   return parsed.data;
 }
 

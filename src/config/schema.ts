@@ -3,6 +3,7 @@
  * (JSON) and environment variables override them (see load.ts). Each stage reads only its own section.
  */
 import { z } from 'zod';
+import { DEFAULT_DICOM_LIMITS } from '../dicom/limits';
 
 const auth = z
   .discriminatedUnion('type', [
@@ -55,6 +56,20 @@ export const selectionSchema = z
       .default(['STANDARD', 'SOFT*', 'B', 'A', 'B30*', 'B31*', 'B40*', 'BR36*', 'BR40*', 'I30*', 'I31*', 'I40*', 'FC18', 'FC08', 'FC07', 'C']),
     /** Slices closer than this (mm) count as the same thickness when ranking candidates. */
     spacingTieMm: z.number().min(0).default(0.1),
+    /**
+     * Damaged slices (a nonsense rescale, another modality or study: docs/dicom.md "Consistency inside a series")
+     * are excluded only at the ends of the stack, at most this many at each end: the volume is then just shorter.
+     * An excluded slice between others, or more at one end, refuses the series (a gap would hide lesions).
+     */
+    maxExcludedSlicesPerEnd: z.number().int().min(0).default(2),
+    /**
+     * Sane RescaleSlope range for CT: outside it (0, NaN, 1e308) the slice is damaged. With stored values of at
+     * most 16 bits, slope <= 100 and |intercept| <= maxAbsRescaleIntercept keep real tissue within Int16 HU; a
+     * voxel still outside it is clipped and the volume says how many were.
+     */
+    minRescaleSlope: z.number().positive().default(0.01),
+    maxRescaleSlope: z.number().positive().default(100),
+    maxAbsRescaleIntercept: z.number().positive().default(32768),
   })
   .default({});
 
@@ -101,6 +116,15 @@ export const configSchema = z
       })
       .default({}),
     selection: selectionSchema,
+    /** What one DICOM file may ask for (src/dicom/limits.ts, docs/dicom.md "Limits"); beyond it the file is refused. */
+    dicom: z
+      .object({
+        maxSequenceDepth: z.number().int().positive().default(DEFAULT_DICOM_LIMITS.maxSequenceDepth),
+        maxFrames: z.number().int().positive().default(DEFAULT_DICOM_LIMITS.maxFrames),
+        maxRows: z.number().int().positive().default(DEFAULT_DICOM_LIMITS.maxRows),
+        maxColumns: z.number().int().positive().default(DEFAULT_DICOM_LIMITS.maxColumns),
+      })
+      .default({}),
     model: z
       .object({
         /** Folder holding model.json. */
@@ -122,6 +146,18 @@ export const configSchema = z
         backoffSeconds: z.number().positive().default(10),
         /** Upper bound of the exponential retry delay. */
         maxBackoffSeconds: z.number().positive().default(600),
+        /**
+         * Worker deaths (process killed or crashed while the job ran) in one stage, or PACS failures caused by one
+         * study, after which the job is quarantined as a poison suspect (docs/service.md). Deaths never use up maxAttempts.
+         */
+        poisonAfterDeaths: z.number().int().positive().default(3),
+        /**
+         * Intake (webhook, change feed, polling) stops while the job store's folder or the work dir has less free
+         * space than this, before SQLite meets a full disk (0: only a real disk-full error stops it).
+         */
+        minFreeDiskMb: z.number().min(0).default(256),
+        /** How often free space is checked and, while intake is stopped, a probe write is tried. */
+        storeCheckSeconds: z.number().positive().default(5),
       })
       .default({}),
     server: z

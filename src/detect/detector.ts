@@ -113,6 +113,13 @@ export class Detector {
     return opts.scoreThreshold ?? (second ? second.manifest.scoring.finalScoreThreshold : this.manifest.output.lesionScoreThreshold ?? 0);
   }
 
+  /** The model its findings (and the UIDs of their SR and SEG) name: the second stage changes what is reported. */
+  reportedModel(opts = this.options): { name: string; version: string } {
+    const m = this.manifest;
+    const second = this.secondStage(opts);
+    return { name: m.name, version: second ? `${m.version}+${second.manifest.name}-${second.manifest.version}` : m.version };
+  }
+
   async detect(volume: Volume, overrides: Partial<DetectOptions> = {}): Promise<DetectionResult> {
     const opts: DetectOptions = { ...this.options, ...overrides };
     const m = this.manifest;
@@ -130,8 +137,7 @@ export class Detector {
     const findings: Findings = {
       studyInstanceUID: volume.studyInstanceUID,
       seriesInstanceUID: volume.seriesInstanceUID,
-      // The second stage changes what is reported, so the model a finding came from names both.
-      model: { name: m.name, version: second ? `${m.version}+${second.manifest.name}-${second.manifest.version}` : m.version, executionProvider: this.executionProvider },
+      model: { ...this.reportedModel(opts), executionProvider: this.executionProvider },
       lesions,
       timingsMs: Object.fromEntries(Object.entries({ ...timings, ...secondTimings }).map(([k, v]) => [k, Math.round(v)])),
     };

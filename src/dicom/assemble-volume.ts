@@ -4,14 +4,20 @@
  * (`concurrency` frames; two source slices while resampling).
  */
 import type { FramePixels } from './decode';
+import type { InstanceHeader } from './instance-header';
 import { planGeometry, volumeGeometry, type GeometryOptions, type GeometryPlan, type PlannedSlice } from './geometry';
 import type { SeriesInfo } from './series';
+import { compareDuplicates, exclusionSentence } from './series-consistency';
 import type { SliceRef, Vec3, Volume } from './volume';
 import { VolumeError } from './volume-error';
 
 export { VolumeError } from './volume-error';
 
-export type ReadFrame = (sopInstanceUID: string, frameNumber: number) => Promise<FramePixels>;
+/**
+ * Reads one frame. `instance`, when given, names the copy to read: a folder may hold two files of one SOP instance
+ * (SeriesInfo.duplicates), and their pixels are compared; a PACS holds one copy and may ignore it.
+ */
+export type ReadFrame = (sopInstanceUID: string, frameNumber: number, instance?: InstanceHeader) => Promise<FramePixels>;
 
 export interface AssembleOptions extends GeometryOptions {
   /** Frames read at the same time (default 4). */
@@ -28,7 +34,12 @@ export interface AssembleOptions extends GeometryOptions {
 const I16_MIN = -32768;
 const I16_MAX = 32767;
 
+/**
+ * `series` is the one series selection chose (SeriesSelection.selected): its damaged instances are already excluded
+ * and listed in `excluded`, which the volume carries on. Duplicate files are compared here, before any voxel is read.
+ */
 export async function assembleVolume(series: SeriesInfo, readFrame: ReadFrame, opts: AssembleOptions = {}): Promise<Volume> {
+  const duplicateNotes = await compareDuplicates(series, readFrame);
   const plan = planGeometry(series, opts);
   for (const n of plan.notes) opts.onNote?.(n);
   const sliceSize = plan.rows * plan.columns;
@@ -40,6 +51,14 @@ export async function assembleVolume(series: SeriesInfo, readFrame: ReadFrame, o
     throw new VolumeError(`volume of ${plan.columns}x${plan.rows}x${plan.outputSlices} voxels is too large to allocate`);
   }
 
+  const clipped = { voxels: 0, slices: 0 };
+  const toHU = (offset: number, px: FramePixels, s: PlannedSlice, out = data) => {
+    const n = writeHU(out, offset, px, s.rescaleSlope, s.rescaleIntercept);
+    if (n) {
+      clipped.voxels += n;
+      clipped.slices++;
+    }
+  };
   const read = async (s: PlannedSlice): Promise<FramePixels> => {
     let px: FramePixels;
     try {
@@ -60,12 +79,17 @@ export async function assembleVolume(series: SeriesInfo, readFrame: ReadFrame, o
   let slices: SliceRef[];
   if (!plan.resample) {
     await forEachLimited(plan.slices, opts.concurrency ?? 4, async (s, k) => {
-      writeHU(data, k * sliceSize, await read(s), s.rescaleSlope, s.rescaleIntercept);
+      toHU(k * sliceSize, await read(s), s);
     });
     slices = plan.slices.map(sliceRef);
   } else {
-    slices = await resampleInto(data, plan, read);
+    slices = await resampleInto(data, plan, read, toHU);
   }
+  // Rescale values are screened (series-consistency.ts), so a clipped voxel is an extreme stored value: said, not hidden.
+  const clipNote = clipped.voxels
+    ? [`${clipped.voxels} voxel${clipped.voxels === 1 ? '' : 's'} on ${clipped.slices} slice${clipped.slices === 1 ? '' : 's'} fell outside ${I16_MIN}..${I16_MAX} HU and ${clipped.voxels === 1 ? 'was' : 'were'} clipped to it`]
+    : [];
+  const excluded = series.excluded ?? [];
 
   return {
     data,
@@ -73,7 +97,8 @@ export async function assembleVolume(series: SeriesInfo, readFrame: ReadFrame, o
     slices,
     studyInstanceUID: series.studyInstanceUID,
     seriesInstanceUID: series.seriesInstanceUID,
-    tolerated: [...new Set([...(opts.tolerated ?? []), ...plan.tolerated])],
+    tolerated: [...new Set([...excluded.map(exclusionSentence), ...(opts.tolerated ?? []), ...plan.tolerated, ...duplicateNotes, ...clipNote])],
+    ...(excluded.length ? { excluded } : {}),
   };
 }
 
@@ -81,27 +106,36 @@ function sliceRef(s: PlannedSlice): SliceRef {
   return { sopInstanceUID: s.sopInstanceUID, sopClassUID: s.sopClassUID, frameNumber: s.frameNumber, position: [...s.position] as Vec3 };
 }
 
-/** stored * slope + intercept, rounded and clamped to Int16. */
-export function writeHU(out: Int16Array, offset: number, px: FramePixels, slope: number, intercept: number): void {
+/** stored * slope + intercept, rounded and clamped to Int16; returns how many voxels were clamped. */
+export function writeHU(out: Int16Array, offset: number, px: FramePixels, slope: number, intercept: number): number {
   const n = px.length;
+  let clamped = 0;
   if (slope === 1 && Number.isInteger(intercept)) {
     for (let i = 0; i < n; i++) {
       const v = px[i] + intercept;
+      if (v < I16_MIN || v > I16_MAX) clamped++;
       out[offset + i] = v < I16_MIN ? I16_MIN : v > I16_MAX ? I16_MAX : v;
     }
   } else {
     for (let i = 0; i < n; i++) {
       const v = Math.round(px[i] * slope + intercept);
+      if (v < I16_MIN || v > I16_MAX) clamped++;
       out[offset + i] = v < I16_MIN ? I16_MIN : v > I16_MAX ? I16_MAX : v;
     }
   }
+  return clamped;
 }
 
 /**
  * Linear interpolation along the normal onto plan.outputSlices evenly spaced positions. Output slices are produced
  * in order, so only the two source slices around the current position are held (as HU in Int16).
  */
-async function resampleInto(data: Int16Array, plan: GeometryPlan, read: (s: PlannedSlice) => Promise<FramePixels>): Promise<SliceRef[]> {
+async function resampleInto(
+  data: Int16Array,
+  plan: GeometryPlan,
+  read: (s: PlannedSlice) => Promise<FramePixels>,
+  toHU: (offset: number, px: FramePixels, s: PlannedSlice, out: Int16Array) => void,
+): Promise<SliceRef[]> {
   const sliceSize = plan.rows * plan.columns;
   const src = plan.slices;
   const z0 = src[0].z;
@@ -110,7 +144,7 @@ async function resampleInto(data: Int16Array, plan: GeometryPlan, read: (s: Plan
     let hu = cache.get(idx);
     if (!hu) {
       hu = new Int16Array(sliceSize);
-      writeHU(hu, 0, await read(src[idx]), src[idx].rescaleSlope, src[idx].rescaleIntercept);
+      toHU(0, await read(src[idx]), src[idx], hu);
       for (const key of cache.keys()) if (key < idx - 1) cache.delete(key);
       cache.set(idx, hu);
     }

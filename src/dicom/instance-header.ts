@@ -9,6 +9,7 @@
  */
 import type { Vec3 } from './volume';
 import { LensError } from '../errors';
+import { DicomLimitError, dicomLimits } from './limits';
 
 export interface FrameHeader {
   /** 1-based. */
@@ -90,6 +91,14 @@ function str(v: unknown): string | undefined {
   return s === '' ? undefined : s;
 }
 
+/**
+ * RescaleSlope/Intercept: absent -> the identity default; present but empty or not a number ('NaN') -> NaN, so that
+ * series screening (series-consistency.ts) excludes the slice instead of silently reading it with slope 1.
+ */
+function rescaleValue(v: unknown, absent: number): number {
+  return v === undefined ? absent : (num(v) ?? NaN);
+}
+
 function nums(v: unknown, n: number): number[] | undefined {
   const a = asArray(v).map((x) => num(x));
   if (a.length !== n || a.some((x) => x === undefined)) return undefined;
@@ -125,6 +134,13 @@ export function headerFromDataset(ds: Dataset, transferSyntaxUID?: string): Inst
   if (missing.length) throw new DicomHeaderError(`dataset lacks ${missing.join(', ')}`);
 
   const numberOfFrames = Math.max(1, Math.round(num(ds.NumberOfFrames) ?? 1));
+  const rows = num(ds.Rows) ?? 0;
+  const columns = num(ds.Columns) ?? 0;
+  // Before the frame list below is built or any pixel buffer sized: what a header says is not yet believed.
+  const limits = dicomLimits();
+  if (numberOfFrames > limits.maxFrames) throw new DicomLimitError(`NumberOfFrames ${numberOfFrames} exceeds the limit of ${limits.maxFrames} (maxFrames)`);
+  if (rows > limits.maxRows || columns > limits.maxColumns)
+    throw new DicomLimitError(`image size ${rows} x ${columns} exceeds the limit of ${limits.maxRows} x ${limits.maxColumns} (maxRows, maxColumns)`);
   const shared = firstItem(ds.SharedFunctionalGroupsSequence);
   const perFrameSeq: Dataset[] = Array.isArray(ds.PerFrameFunctionalGroupsSequence) ? ds.PerFrameFunctionalGroupsSequence : [];
   const enhanced = !!shared || perFrameSeq.length > 0;
@@ -144,8 +160,8 @@ export function headerFromDataset(ds: Dataset, transferSyntaxUID?: string): Inst
       imageOrientationPatient: nums(iop ?? ds.ImageOrientationPatient, 6),
       pixelSpacing: nums(ps ?? ds.PixelSpacing, 2) as [number, number] | undefined,
       sliceThickness: num(st ?? ds.SliceThickness),
-      rescaleSlope: num(slope ?? ds.RescaleSlope) ?? 1,
-      rescaleIntercept: num(icpt ?? ds.RescaleIntercept) ?? 0,
+      rescaleSlope: rescaleValue(slope !== undefined ? slope : ds.RescaleSlope, 1),
+      rescaleIntercept: rescaleValue(icpt !== undefined ? icpt : ds.RescaleIntercept, 0),
     });
   }
 
@@ -168,8 +184,8 @@ export function headerFromDataset(ds: Dataset, transferSyntaxUID?: string): Inst
     seriesDescription: str(ds.SeriesDescription),
     seriesNumber: num(ds.SeriesNumber),
     convolutionKernel: asArray(ds.ConvolutionKernel).map(String).join('\\') || undefined,
-    rows: num(ds.Rows) ?? 0,
-    columns: num(ds.Columns) ?? 0,
+    rows,
+    columns,
     pixelSpacing: f0.pixelSpacing,
     imageOrientationPatient: f0.imageOrientationPatient,
     imagePositionPatient: f0.imagePositionPatient,

@@ -6,20 +6,23 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { SelectionRules } from '../config/schema';
-import { assembleVolume, type AssembleOptions } from './assemble-volume';
-import { readPart10 } from './part10';
-import { decodeFrame, DicomDecodeError, type FramePixels } from './decode';
+import { assembleVolume, type AssembleOptions, type ReadFrame } from './assemble-volume';
+import { identifyPart10, readPart10, uidsOf } from './part10';
+import { decodeFrame, DicomDecodeError } from './decode';
 import { headerFromDataset, DicomHeaderError, type InstanceHeader } from './instance-header';
-import { frameBytes } from './pixel-data';
+import { DicomLimitError } from './limits';
+import { checkPixelDataExtent, frameBytes } from './pixel-data';
 import { selectSeries, SelectionError, type SeriesSelection } from './select-series';
 import { groupBySeries, type SeriesInfo } from './series';
-import { isEncapsulated } from './transfer-syntax';
-import type { Volume } from './volume';
+import type { Exclusion, Volume } from './volume';
 import { LensError } from '../errors';
 
 export interface UnreadableFile {
   file: string;
   reason: string;
+  /** The series and instance the file belongs to, when the part of it that could be read says so. */
+  seriesInstanceUID?: string;
+  sopInstanceUID?: string;
 }
 
 export interface FolderScan {
@@ -34,6 +37,8 @@ export class FolderError extends LensError {
 }
 
 const DICOMDIR_SOP_CLASS = '1.2.840.10008.1.3.10';
+/** Deflated datasets are not walked before parsing (part10-bounds.ts), so their PixelData is not measured. */
+const DEFLATED = '1.2.840.10008.1.2.1.99';
 
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -52,32 +57,53 @@ async function listFiles(dir: string): Promise<string[]> {
 
 /** Reads one file's header; a reason string when it is not a usable DICOM instance. */
 export async function readHeader(file: string): Promise<InstanceHeader | string> {
+  const r = await readFileHeader(file);
+  return 'header' in r ? r.header : r.reason;
+}
+
+/**
+ * A file that is not a usable instance: the reason, and the series and instance it belongs to when the part of it
+ * that can be read says so (a truncated slice), so that its series names it as excluded.
+ */
+type Unusable = Omit<UnreadableFile, 'file'>;
+
+async function readFileHeader(file: string): Promise<{ header: InstanceHeader } | Unusable> {
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);
   } catch (e) {
-    return `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    return { reason: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` };
   }
   const r = readPart10(buf, { headerOnly: true });
-  if (typeof r === 'string') return r;
-  if (r.meta.MediaStorageSOPClassUID === DICOMDIR_SOP_CLASS) return 'DICOMDIR (media index, no image)';
+  if (typeof r === 'string') return { reason: r, ...identifyPart10(buf) };
+  if (r.meta.MediaStorageSOPClassUID === DICOMDIR_SOP_CLASS) return { reason: 'DICOMDIR (media index, no image)' };
+  const unusable = (reason: string): Unusable => ({ reason, ...uidsOf(r.dataset) });
   let h: InstanceHeader;
   try {
     h = headerFromDataset(r.dataset, r.transferSyntaxUID);
   } catch (e) {
-    if (e instanceof DicomHeaderError) return `not an image instance: ${e.message}`;
+    if (e instanceof DicomLimitError) return unusable(e.message);
+    if (e instanceof DicomHeaderError) return unusable(`not an image instance: ${e.message}`);
     throw e;
   }
   h.source = file;
-  // Native pixel data is a fixed size: a shorter file is cut short (reading up to PixelData does not notice).
-  if (h.rows && h.columns && !isEncapsulated(h.transferSyntaxUID)) {
-    const needed = (h.rows * h.columns * h.bitsAllocated * h.numberOfFrames * h.samplesPerPixel) / 8;
-    if (buf.byteLength < needed) return `truncated: pixel data needs ${needed} bytes but the file has only ${buf.byteLength}`;
+  // Reading up to PixelData does not look at it: what the header says of it is checked against what it holds.
+  if (r.transferSyntaxUID !== DEFLATED) {
+    try {
+      checkPixelDataExtent(h, r.pixelData);
+    } catch (e) {
+      if (e instanceof DicomHeaderError) return unusable(e.message);
+      throw e;
+    }
   }
-  return h;
+  return { header: h };
 }
 
-/** Every readable DICOM instance under dir, grouped into series; every other file with the reason. */
+/**
+ * Every readable DICOM instance under dir, grouped into series; every other file with the reason. A file that
+ * could not be read but names its series (a truncated slice) is also listed in that series' `excluded`, so that
+ * whoever analyses the series says the file was left out (Volume.excluded, `tolerated`), never drops it silently.
+ */
 export async function scanDicomFolder(dir: string): Promise<FolderScan> {
   let stat: fs.Stats;
   try {
@@ -89,22 +115,28 @@ export async function scanDicomFolder(dir: string): Promise<FolderScan> {
   const headers: InstanceHeader[] = [];
   const unreadable: UnreadableFile[] = [];
   for (const file of files) {
-    const h = await readHeader(file);
-    if (typeof h === 'string') unreadable.push({ file, reason: h });
-    else headers.push(h);
+    const r = await readFileHeader(file);
+    if ('header' in r) headers.push(r.header);
+    else unreadable.push({ file, ...r });
   }
-  return { series: groupBySeries(headers), unreadable };
+  const series = groupBySeries(headers).map((s) => {
+    const excluded: Exclusion[] = unreadable
+      .filter((u) => u.seriesInstanceUID === s.seriesInstanceUID)
+      .map((u) => ({ ...(u.sopInstanceUID ? { sopInstanceUID: u.sopInstanceUID } : {}), file: path.basename(u.file), reason: u.reason }));
+    return excluded.length ? { ...s, excluded: [...(s.excluded ?? []), ...excluded] } : s;
+  });
+  return { series, unreadable };
 }
 
 /**
  * A frame reader over files: decodes frames of the instances of `series` from their files. The last file read is
  * kept, so the frames of one multi-frame file are not re-read for every frame.
  */
-export function fileFrameReader(series: Pick<SeriesInfo, 'instances'>): (sopInstanceUID: string, frameNumber: number) => Promise<FramePixels> {
+export function fileFrameReader(series: Pick<SeriesInfo, 'instances'>): ReadFrame {
   const bySop = new Map(series.instances.map((i) => [i.sopInstanceUID, i]));
   let cached: { file: string; pixelData: unknown } | undefined;
-  return async (sop, frameNumber) => {
-    const h = bySop.get(sop);
+  return async (sop, frameNumber, instance) => {
+    const h = instance ?? bySop.get(sop);
     if (!h?.source) throw new FolderError(`instance ${sop} is not in the scanned series`);
     const ts = h.transferSyntaxUID ?? '1.2.840.10008.1.2';
     let pixelData: unknown;

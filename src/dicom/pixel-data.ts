@@ -7,7 +7,8 @@
  * frame starts at each fragment that begins with a JPEG/JPEG-LS SOI (FFD8) or JPEG 2000 SOC (FF4F) marker.
  */
 import { DicomDecodeError } from './decode/errors';
-import type { InstanceHeader } from './instance-header';
+import { DicomHeaderError, type InstanceHeader } from './instance-header';
+import type { PixelDataExtent } from './part10-bounds';
 import { isEncapsulated } from './transfer-syntax';
 
 type Buf = ArrayBuffer | ArrayBufferView;
@@ -59,4 +60,33 @@ export function frameBytes(pixelData: unknown, h: Pick<InstanceHeader, 'rows' | 
     throw new DicomDecodeError(transferSyntaxUID, `cannot split ${items.length} fragments into ${nFrames} frames (no Basic Offset Table)`);
   }
   return concat(frames[frameNumber - 1]);
+}
+
+/**
+ * Checks what the header says (Rows, Columns, BitsAllocated, SamplesPerPixel, NumberOfFrames) against what the
+ * file's PixelData really holds (measured on the bytes, part10-bounds.ts), so that no frame is ever sized or
+ * looked for beyond the data: native data must hold every frame, and not a whole frame more (then the header does
+ * not describe the data); encapsulated data needs at least one fragment per frame. Throws DicomHeaderError.
+ */
+export function checkPixelDataExtent(
+  h: Pick<InstanceHeader, 'rows' | 'columns' | 'bitsAllocated' | 'samplesPerPixel' | 'numberOfFrames' | 'transferSyntaxUID'>,
+  extent: PixelDataExtent | undefined,
+): void {
+  if (!h.rows || !h.columns) return; // not an image: nothing is read from its pixel data
+  if (!extent) throw new DicomHeaderError('no pixel data (Rows and Columns are set but the file has no PixelData element)');
+  const frames = h.numberOfFrames;
+  if (isEncapsulated(h.transferSyntaxUID)) {
+    if (extent.fragments === undefined) throw new DicomHeaderError('pixel data is not encapsulated, but the transfer syntax says it is');
+    if (extent.fragments < frames) throw new DicomHeaderError(`NumberOfFrames ${frames} but the pixel data holds only ${extent.fragments} fragment${extent.fragments === 1 ? '' : 's'}`);
+    return;
+  }
+  if (extent.bytes === undefined) throw new DicomHeaderError('pixel data is encapsulated, but the transfer syntax is a native one');
+  const frameSize = Math.ceil((h.rows * h.columns * h.bitsAllocated * (h.samplesPerPixel || 1)) / 8);
+  const needed = frameSize * frames;
+  if (extent.bytes < needed) {
+    throw new DicomHeaderError(`truncated: pixel data needs ${needed} bytes (${h.rows} x ${h.columns} x ${h.bitsAllocated} bits x ${frames} frame${frames === 1 ? '' : 's'}) but holds ${extent.bytes}`);
+  }
+  if (extent.bytes >= needed + frameSize) {
+    throw new DicomHeaderError(`pixel data holds ${extent.bytes} bytes, a frame or more beyond the ${needed} that ${h.rows} x ${h.columns} x ${h.bitsAllocated} bits x ${frames} frame${frames === 1 ? '' : 's'} need: the header does not describe the data`);
+  }
 }

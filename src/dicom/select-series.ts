@@ -1,7 +1,9 @@
 /**
  * Which series of a study becomes the volume to analyse. The rules are data (config `selection`); every series
  * that is not selected gets reasons a user can read, and what was tolerated about the selected one (no ImageType,
- * a derived CT, thick slices, per-instance frames of reference) is said in `tolerated`. Preference among eligible
+ * a derived CT, thick slices, per-instance frames of reference, damaged instances excluded at an end of the stack:
+ * series-consistency.ts) is said in `tolerated`; `selected` is the series as it will be analysed, without its
+ * excluded instances (listed in its `excluded`). Preference among eligible
  * series, in order:
  *   1. ImageType: earlier in `imageTypes` wins (ORIGINAL before DERIVED); no ImageType ranks after every listed type,
  *   2. thinner slice spacing (spacings within `spacingTieMm` tie),
@@ -13,6 +15,7 @@ import type { SelectionRules } from '../config/schema';
 import { SUPPORTED_TRANSFER_SYNTAXES } from './decode';
 import { planGeometry, type GeometryOptions, type GeometryPlan } from './geometry';
 import { describeSeries, type SeriesInfo } from './series';
+import { exclusionSentence, screenSeries } from './series-consistency';
 import { describeTransferSyntax } from './transfer-syntax';
 import { VolumeError } from './volume-error';
 import { LensError } from '../errors';
@@ -39,6 +42,8 @@ export interface SeriesCheck {
   tolerated: string[];
   /** Index of the series' ImageType in `imageTypes` (the worst among its instances); imageTypes.length: none. */
   imageTypeRank: number;
+  /** The series as it would be analysed: damaged instances excluded (series-consistency.ts); set with `plan`. */
+  series?: SeriesInfo;
 }
 
 /** No series of the input can be analysed; `selection` carries every series' reasons. */
@@ -132,11 +137,15 @@ function thickSliceNote(plan: GeometryPlan, rules: SelectionRules): string | und
 }
 
 /** Reasons a series cannot be used, or its geometry plan (and what was tolerated) when it can. */
-export function checkSeries(series: SeriesInfo, rules: SelectionRules, geometry: GeometryOptions = {}): SeriesCheck {
+export function checkSeries(input: SeriesInfo, rules: SelectionRules, geometry: GeometryOptions = {}): SeriesCheck {
   const modality = rules.modality.toUpperCase();
-  if (series.modality !== modality) {
-    return { reasons: [`modality is ${series.modality || 'missing'}, not ${modality}`], tolerated: [], imageTypeRank: 0 };
+  if (input.modality !== modality) {
+    return { reasons: [`modality is ${input.modality || 'missing'}, not ${modality}`], tolerated: [], imageTypeRank: 0 };
   }
+  // Damaged instances first: every later rule (ImageType, geometry) judges the instances that would be analysed.
+  const screened = screenSeries(input, rules);
+  if (screened.refusal) return { reasons: [screened.refusal], tolerated: [], imageTypeRank: 0 };
+  const series = screened.series;
   const { reasons, tolerated, imageTypeRank } = checkImageType(series, rules);
   if (series.seriesDescription && LOCALIZER_DESCRIPTION.test(series.seriesDescription)) {
     reasons.push(`series description '${series.seriesDescription}' names a localizer/scout`);
@@ -169,17 +178,18 @@ export function checkSeries(series: SeriesInfo, rules: SelectionRules, geometry:
   }
   if (reasons.length || !plan) return { reasons, tolerated: [], imageTypeRank };
   const thick = thickSliceNote(plan, rules);
-  return { reasons, plan, tolerated: [...tolerated, ...plan.tolerated, ...(thick ? [thick] : [])], imageTypeRank };
+  const excluded = (series.excluded ?? []).map(exclusionSentence);
+  return { reasons, plan, series, tolerated: [...excluded, ...tolerated, ...plan.tolerated, ...(thick ? [thick] : [])], imageTypeRank };
 }
 
 export function selectSeries(series: SeriesInfo[], rules: SelectionRules, geometry: GeometryOptions = {}): SeriesSelection {
   const rejected: SeriesSelection['rejected'] = [];
   const candidates: Candidate[] = [];
   for (const s of series) {
-    const { reasons, plan, tolerated, imageTypeRank } = checkSeries(s, rules, geometry);
+    const { reasons, plan, tolerated, imageTypeRank, series: screened } = checkSeries(s, rules, geometry);
     if (plan) {
       const kernel = kernelOf(s);
-      candidates.push({ series: s, plan, imageTypeRank, tolerated, kernel, kernelRank: kernelRank(kernel, rules.preferredKernels) });
+      candidates.push({ series: screened ?? s, plan, imageTypeRank, tolerated, kernel, kernelRank: kernelRank(kernel, rules.preferredKernels) });
     } else rejected.push({ series: s, reasons });
   }
   candidates.sort((a, b) => compareCandidates(a, b, rules) ?? 0);

@@ -1,6 +1,6 @@
 /**
  * Some transcoders write sequences they could not type as UN with undefined length, whose content is Implicit VR
- * Little Endian (CP-246). dcmjs 0.52 mistakes such elements for encapsulated pixel data and throws. When that
+ * Little Endian (CP-246). dcmjs (0.51) mistakes such elements for encapsulated pixel data and throws. When that
  * happens, part10.ts retries without them: this removes every top-level UN element of undefined length from an
  * explicit VR Little Endian Part 10 file. They are references (ReferencedImageSequence and the like), never
  * attributes that selection or assembly read.

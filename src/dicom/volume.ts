@@ -25,6 +25,18 @@ export interface Volume {
    * ImageType, thick slices, ...), one sentence each for the journey, the SR and `lens inspect`.
    */
   tolerated?: string[];
+  /**
+   * Instances of the series left out of the volume, each with its reason (a damaged rescale, another modality or
+   * study, a file that could not be read). Each is also said in `tolerated`, so the journey and the SR name it.
+   */
+  excluded?: Exclusion[];
+}
+
+/** An instance (or a file) of the series that the volume does not contain, and why. */
+export interface Exclusion {
+  sopInstanceUID?: string;
+  file?: string;
+  reason: string;
 }
 
 export type Vec3 = [number, number, number];

@@ -6,3 +6,19 @@ export class LeaseLostError extends LensError {
     super(message, 'lease-lost');
   }
 }
+
+/**
+ * The job store cannot take writes now (disk full, I/O error, locked past the busy timeout, read-only). Transient:
+ * the work it refused is delivered again (webhook 503, change feed cursor not advanced) once the store heals.
+ */
+export class JobStoreUnavailableError extends LensError {
+  constructor(
+    message: string,
+    reason: 'store-full' | 'store-unavailable',
+    /** The SQLite (or system) error code, for the log. */
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, reason, true, options);
+  }
+}

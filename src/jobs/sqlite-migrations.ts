@@ -97,4 +97,14 @@ CREATE INDEX jobs_key ON jobs (idempotency_key, state);
 CREATE INDEX jobs_kind ON jobs (kind, state);
 `,
   },
+  {
+    version: 3,
+    description: 'stage entered, worker deaths and PACS faults by stage (poison rule)',
+    sql: `
+ALTER TABLE jobs ADD COLUMN stage TEXT;
+ALTER TABLE jobs ADD COLUMN death_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN deaths TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE jobs ADD COLUMN pacs_faults TEXT NOT NULL DEFAULT '{}';
+`,
+  },
 ];

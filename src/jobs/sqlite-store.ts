@@ -9,8 +9,9 @@ import path from 'node:path';
 import type { BackoffPolicy } from './backoff';
 import { LeaseLostError } from './errors';
 import { pendingMigrations } from './migrations';
+import { guardDatabase, translateSqliteError } from './sqlite-errors';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations';
-import { afterCompletion, afterLeaseExpiry, canTransition, type Transition } from './state-machine';
+import { afterCompletion, afterLeaseExpiry, canTransition, DEFAULT_POISON_AFTER, type PoisonPolicy, type Transition } from './state-machine';
 import {
   ACTIVE_STATES, JOB_KINDS, JOB_STATES,
   type ClaimOptions, type EnqueueRequest, type EnqueueResult, type Job, type JobCompletion, type JobKind, type JobQuery,
@@ -23,13 +24,19 @@ interface Row {
   last_error: string | null; reason: string | null; idempotency_key: string | null; series_uid: string | null;
   model_version: string | null; outputs: string | null; lesion_count: number | null; lesions: string | null;
   timings: string | null; received_at: number; created_at: number; updated_at: number; finished_at: number | null;
+  stage: string | null; death_count: number; deaths: string; pacs_faults: string;
 }
 
 export interface SqliteStoreOptions {
   file: string;
   maxAttempts: number;
   backoff: BackoffPolicy;
+  /** Deaths of the worker (or PACS faults) in one stage after which a job is quarantined (DEFAULT_POISON_AFTER). */
+  poisonAfter?: number;
 }
+
+/** Journey events of stages that read or write the PACS: evidence that it answered. */
+const PACS_STAGES = ['selected', 'fetched', 'stored'];
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',');
 
@@ -38,8 +45,13 @@ export class SqliteJobStore implements JobStore {
 
   /** Opens (or creates) the database and brings its schema up to date; refuses one newer than this code. */
   constructor(private readonly opts: SqliteStoreOptions) {
-    if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
-    this.db = new Database(opts.file);
+    // Resource failures (disk full, I/O, locked, read-only) become JobStoreUnavailableError, at open as later.
+    try {
+      if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
+      this.db = guardDatabase(new Database(opts.file));
+    } catch (e) {
+      throw translateSqliteError(e);
+    }
     try {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('busy_timeout = 5000');
@@ -116,32 +128,57 @@ export class SqliteJobStore implements JobStore {
   async claim(owner: string, leaseMs: number, { kinds = JOB_KINDS, now = Date.now() }: ClaimOptions = {}): Promise<Job | undefined> {
     if (kinds.length === 0) return undefined;
     return this.db.transaction((): Job | undefined => {
-      for (;;) {
-        const row = this.db
-          .prepare(
-            `SELECT * FROM jobs
-             WHERE kind IN (${placeholders(kinds.length)})
-               AND ((state IN ('queued', 'failed-retrying') AND next_attempt_at <= ?) OR (state = 'running' AND lease_expires_at < ?))
-             ORDER BY next_attempt_at, id LIMIT 1`,
-          )
-          .get(...kinds, now, now) as Row | undefined;
-        if (!row) return undefined;
-        const job = toJob(row);
-        if (job.state === 'running') {
-          this.insertJourney(job.id, 'lease-expired', { previousOwner: job.leaseOwner, attempts: job.attempts }, now);
-          const dead = afterLeaseExpiry(job, now);
-          if (dead) {
-            this.applyTransition(job.id, dead, now);
-            this.insertJourney(job.id, 'dead', { reason: dead.reason, message: dead.lastError }, now);
-            continue;
-          }
-        }
-        this.db
-          .prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?`)
-          .run(owner, now + leaseMs, now, job.id);
-        this.insertJourney(job.id, 'claimed', { worker: owner, attempt: job.attempts + 1 }, now);
-        return this.row(job.id);
-      }
+      this.recordDeaths(kinds, now);
+      // Jobs whose worker died go after every other due job: a study that kills the worker never blocks the rest.
+      const row = this.db
+        .prepare(
+          `SELECT * FROM jobs
+           WHERE kind IN (${placeholders(kinds.length)}) AND state IN ('queued', 'failed-retrying') AND next_attempt_at <= ?
+           ORDER BY death_count > 0, next_attempt_at, id LIMIT 1`,
+        )
+        .get(...kinds, now) as Row | undefined;
+      if (!row) return undefined;
+      const job = toJob(row);
+      this.db
+        .prepare(`UPDATE jobs SET state = 'running', attempts = attempts + 1, stage = NULL, lease_owner = ?, lease_expires_at = ?, updated_at = ? WHERE id = ?`)
+        .run(owner, now + leaseMs, now, job.id);
+      this.insertJourney(job.id, 'claimed', { worker: owner, attempt: job.attempts + 1 }, now);
+      return this.row(job.id);
+    }).immediate();
+  }
+
+  private get poison(): PoisonPolicy {
+    return { poisonAfter: this.opts.poisonAfter ?? DEFAULT_POISON_AFTER };
+  }
+
+  /**
+   * Running jobs whose lease expired lost their worker (killed or crashed): each death is counted for the stage it
+   * happened in; the job waits for a claim again (not counted as a failed attempt), or is quarantined (poison rule).
+   */
+  private recordDeaths(kinds: readonly JobKind[], now: number): void {
+    const expired = this.db
+      .prepare(`SELECT * FROM jobs WHERE kind IN (${placeholders(kinds.length)}) AND state = 'running' AND lease_expires_at < ?`)
+      .all(...kinds, now) as Row[];
+    for (const row of expired) {
+      const job = toJob(row);
+      const r = afterLeaseExpiry(job, this.poison, now);
+      this.insertJourney(job.id, 'lease-expired', { previousOwner: job.leaseOwner, attempts: job.attempts, stage: r.stage, deaths: r.deaths }, now);
+      const t: Transition = r.quarantine ?? {
+        state: 'failed-retrying', nextAttemptAt: now, deaths: r.deaths, reason: 'worker-lost',
+        lastError: `the worker died in stage ${r.stage} (lease expired); taken up again`,
+      };
+      this.applyTransition(job.id, t, now);
+      if (r.quarantine) this.insertJourney(job.id, 'quarantined', { reason: t.reason, message: t.lastError, stage: r.stage, deaths: r.deaths }, now);
+    }
+  }
+
+  async enterStage(jobId: number, owner: string, stage: string, now = Date.now()): Promise<void> {
+    this.db.transaction(() => {
+      const r = this.db
+        .prepare(`UPDATE jobs SET stage = ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?`)
+        .run(stage, now, jobId, owner);
+      if (r.changes !== 1) throw new LeaseLostError(`job ${jobId} is no longer leased to ${owner}`);
+      this.insertJourney(jobId, 'stage-started', { stage }, now);
     }).immediate();
   }
 
@@ -158,7 +195,9 @@ export class SqliteJobStore implements JobStore {
       if (!job) throw new Error(`job ${jobId} does not exist`);
       if (job.state !== 'running' || job.leaseOwner !== owner)
         throw new LeaseLostError(`job ${jobId} is no longer leased to ${owner} (state ${job.state})`);
-      const t = afterCompletion(job, result, this.opts.backoff, now);
+      const t = afterCompletion(job, result, { ...this.opts.backoff, ...this.poison }, now, {
+        pacsAnsweredOthers: result.kind === 'failed' && result.reason === 'pacs-unreachable' ? this.pacsAnsweredOthers(jobId) : undefined,
+      });
       if (!canTransition(job.state, t.state)) throw new Error(`job ${jobId}: ${job.state} -> ${t.state} is not allowed`);
       this.applyTransition(jobId, t, now);
       if (result.kind === 'succeeded') {
@@ -166,7 +205,8 @@ export class SqliteJobStore implements JobStore {
           .prepare(
             `UPDATE jobs SET idempotency_key = ?, series_uid = ?, model_version = ?, outputs = ?, lesion_count = ?, lesions = ?, timings = ? WHERE id = ?`,
           )
-          .run(result.idempotencyKey, result.seriesInstanceUID, result.modelVersion, JSON.stringify(result.outputs), result.lesions.length,
+          .run(result.idempotencyKey, result.seriesInstanceUID, result.modelVersion, JSON.stringify(result.outputs),
+            result.alreadyStored?.lesionCount ?? result.lesions.length,
             JSON.stringify(result.lesions), JSON.stringify(result.timingsMs), jobId);
       } else if (result.kind === 'skipped') {
         this.db
@@ -174,8 +214,10 @@ export class SqliteJobStore implements JobStore {
           .run(result.idempotencyKey ?? null, result.seriesInstanceUID ?? null, result.modelVersion ?? null, jobId);
         this.insertJourney(jobId, 'skipped', { reason: result.reason, message: result.message }, now);
       } else {
-        this.insertJourney(jobId, t.state === 'failed-retrying' ? 'retry' : t.state === 'dead' ? 'dead' : 'error', {
-          reason: result.reason, message: t.lastError, transient: result.transient,
+        const event = t.state === 'failed-retrying' ? 'retry' : t.state === 'dead' ? 'dead' : t.state === 'quarantined' ? 'quarantined' : 'error';
+        this.insertJourney(jobId, event, {
+          reason: t.reason, message: t.lastError, transient: result.transient, ...(result.stage ? { stage: result.stage } : {}),
+          ...(t.pacsFaults ? { pacsFaults: t.pacsFaults } : {}),
           ...(t.state === 'failed-retrying' ? { nextAttemptAt: new Date(t.nextAttemptAt).toISOString() } : {}),
         }, now);
       }
@@ -190,6 +232,23 @@ export class SqliteJobStore implements JobStore {
          finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?`,
       )
       .run(t.state, t.nextAttemptAt, t.lastError ?? null, t.reason ?? null, t.finishedAt ?? null, now, jobId);
+    if (t.deaths) {
+      const n = Object.values(t.deaths).reduce((a, b) => a + b, 0);
+      this.db.prepare(`UPDATE jobs SET deaths = ?, death_count = ? WHERE id = ?`).run(JSON.stringify(t.deaths), n, jobId);
+    }
+    if (t.pacsFaults) this.db.prepare(`UPDATE jobs SET pacs_faults = ? WHERE id = ?`).run(JSON.stringify(t.pacsFaults), jobId);
+  }
+
+  /**
+   * Whether another job finished a stage that talks to the PACS since this job's previous attempt began (since it
+   * was received, before its second attempt): the PACS answered others while this study's requests failed.
+   */
+  private pacsAnsweredOthers(jobId: number): boolean {
+    const claims = this.db.prepare(`SELECT at FROM journey WHERE job_id = ? AND event = 'claimed' ORDER BY id DESC LIMIT 2`).all(jobId) as { at: number }[];
+    const since = claims.length === 2 ? claims[1].at : (this.db.prepare(`SELECT received_at AS at FROM jobs WHERE id = ?`).get(jobId) as { at: number }).at;
+    return !!this.db
+      .prepare(`SELECT 1 FROM journey WHERE job_id != ? AND event IN (${placeholders(PACS_STAGES.length)}) AND at >= ? LIMIT 1`)
+      .get(jobId, ...PACS_STAGES, since);
   }
 
   async addJourney(jobId: number, event: JourneyEventName, details?: Record<string, unknown>, at = Date.now()): Promise<void> {
@@ -289,6 +348,9 @@ function toJob(r: Row): Job {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     finishedAt: r.finished_at ?? undefined,
+    stage: r.stage ?? undefined,
+    deaths: JSON.parse(r.deaths) as Record<string, number>,
+    pacsFaults: JSON.parse(r.pacs_faults) as Record<string, number>,
   };
   if (r.kind === 'study-analysis') return { ...fields, kind: 'study-analysis', studyInstanceUID: r.study_uid! };
   if (r.kind === 'harvest-run') return { ...fields, kind: 'harvest-run' };

@@ -14,18 +14,28 @@ export type JobKind = (typeof JOB_KINDS)[number];
 /** Kind-specific input of a job, stored as JSON. Never patient data: UIDs, dates, options. */
 export type JobPayload = Record<string, unknown>;
 
-export const JOB_STATES = ['queued', 'running', 'succeeded', 'skipped', 'failed', 'failed-retrying', 'dead'] as const;
+/**
+ * `quarantined`: the job's attempts kept killing the worker (or the PACS) in the same stage: it is set aside with
+ * its reason (poison-suspected, pacs-poison-suspected) so that it cannot crash the service in a loop; a manual
+ * re-run (force) tries it again.
+ */
+export const JOB_STATES = ['queued', 'running', 'succeeded', 'skipped', 'failed', 'failed-retrying', 'dead', 'quarantined'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
 /** States in which a job still has work to do; a second event for the same study joins such a job. */
 export const ACTIVE_STATES: readonly JobState[] = ['queued', 'running', 'failed-retrying'];
-export const FINAL_STATES: readonly JobState[] = ['succeeded', 'skipped', 'failed', 'dead'];
+export const FINAL_STATES: readonly JobState[] = ['succeeded', 'skipped', 'failed', 'dead', 'quarantined'];
 
 export const JOB_SOURCES = ['webhook', 'changes', 'poll', 'manual'] as const;
 export type JobSource = (typeof JOB_SOURCES)[number];
 
 export const JOURNEY_EVENTS = [
   'received', 'claimed', 'selected', 'fetched', 'detected', 'built', 'stored', 'skipped', 'error', 'retry', 'dead', 'lease-expired',
+  // Written before a stage runs (the stage in details), so that a worker dying inside it leaves the stage behind.
+  'stage-started',
+  'quarantined',
+  // The PACS already held this analysis' SR and SEG (a worker died after storing them): completed without analysis.
+  'already-stored',
 ] as const;
 export type JourneyEventName = (typeof JOURNEY_EVENTS)[number];
 
@@ -69,6 +79,15 @@ interface JobFields {
   lesionCount?: number;
   lesions?: LesionSummary[];
   timingsMs?: Record<string, number>;
+  /** The stage the current (or last) attempt entered; a worker that dies leaves it behind. */
+  stage?: string;
+  /**
+   * Attempts that ended with the worker gone (process killed, lease expired), by the stage it died in. They do not
+   * count against maxAttempts; the poison rule (state-machine.ts) quarantines a job that dies too often in one stage.
+   */
+  deaths?: Record<string, number>;
+  /** Attempts whose PACS requests failed at connection level while other jobs reached the PACS, by stage. */
+  pacsFaults?: Record<string, number>;
   /** Epoch ms: when the first event for this job arrived. */
   receivedAt: number;
   createdAt: number;
@@ -138,9 +157,14 @@ export interface JobQuery {
 
 /** The outcome a worker reports for a claimed job. */
 export type JobCompletion =
-  | { kind: 'succeeded'; outputs: JobOutputs; lesions: LesionSummary[]; timingsMs: Record<string, number>; idempotencyKey: string; seriesInstanceUID: string; modelVersion: string }
+  | {
+      kind: 'succeeded'; outputs: JobOutputs; lesions: LesionSummary[]; timingsMs: Record<string, number>; idempotencyKey: string;
+      seriesInstanceUID: string; modelVersion: string;
+      /** Outputs found already stored in the PACS (no analysis ran): the lesion count read from the stored SR. */
+      alreadyStored?: { lesionCount: number };
+    }
   | { kind: 'skipped'; reason: string; message: string; idempotencyKey?: string; seriesInstanceUID?: string; modelVersion?: string }
-  | { kind: 'failed'; reason: string; message: string; transient: boolean };
+  | { kind: 'failed'; reason: string; message: string; transient: boolean; /** The stage the attempt failed in. */ stage?: string };
 
 export interface ClaimOptions {
   /** Only jobs of these kinds (the ones this worker can run); all kinds when left out. */
@@ -160,6 +184,11 @@ export interface JobStore {
   claim(owner: string, leaseMs: number, opts?: ClaimOptions): Promise<Job | undefined>;
   /** Extends the lease; false when the job is no longer leased to `owner` (then the worker must stop). */
   renewLease(jobId: number, owner: string, leaseMs: number, now?: number): Promise<boolean>;
+  /**
+   * Records that the leased job enters `stage`, before the stage runs (column and journey), so that a worker that
+   * dies inside it leaves the stage behind for the poison rule. Rejects with LeaseLostError.
+   */
+  enterStage(jobId: number, owner: string, stage: string, now?: number): Promise<void>;
   /** Records the outcome; retries and dead-lettering follow the backoff policy. Rejects with LeaseLostError. */
   complete(jobId: number, owner: string, result: JobCompletion, now?: number): Promise<Job>;
   addJourney(jobId: number, event: JourneyEventName, details?: Record<string, unknown>, at?: number): Promise<void>;

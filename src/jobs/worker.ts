@@ -8,11 +8,13 @@
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { log } from '../log';
-import { LeaseLostError } from './errors';
+import { JobStoreUnavailableError, LeaseLostError } from './errors';
 import type { Job, JobCompletion, JobKind, JobOfKind, JobStore, JourneyEventName } from './types';
 
 export interface JobRunContext {
   journal(event: JourneyEventName, details?: Record<string, unknown>): Promise<void>;
+  /** Records in the store, before the stage runs, that the job enters it (JobStore.enterStage). */
+  enterStage(stage: string): Promise<void>;
   /** Throws LeaseLostError when the last lease renewal failed: the job may belong to someone else now. */
   checkLease(): void;
 }
@@ -73,7 +75,9 @@ export class WorkerPool {
       try {
         job = await this.o.store.claim(this.owner, this.o.leaseMs, { kinds: this.kinds });
       } catch (e) {
-        log.error('claim failed', { worker: index, error: (e as Error).message });
+        // A full or unavailable store is logged by the service's intake gate (once, then once a minute), not here every second.
+        if (e instanceof JobStoreUnavailableError) log.debug('claim failed: job store unavailable', { worker: index, reason: e.reason });
+        else log.error('claim failed', { worker: index, error: (e as Error).message });
       }
       if (!job) {
         await this.idle(this.o.pollMs ?? 1000);
@@ -102,6 +106,7 @@ export class WorkerPool {
     try {
       const ctx: JobRunContext = {
         journal: (event, details) => store.addJourney(job.id, event, details),
+        enterStage: (stage) => store.enterStage(job.id, this.owner, stage),
         checkLease: () => {
           if (!lease.held()) throw new LeaseLostError(`lease of job ${job.id} lost`);
         },

@@ -4,7 +4,7 @@
  * after the event's job is enqueued; a crash in between replays at most that event, which the store's
  * per-study idempotency absorbs.
  */
-import { PeriodicPoll } from './periodic';
+import { PeriodicPoll, type IntakeSwitch } from './periodic';
 import { log } from '../log';
 import type { JobStore } from '../jobs/types';
 import { orthancGet, OrthancRestError, type OrthancRestConfig } from './orthanc-rest';
@@ -34,13 +34,15 @@ export interface ChangeFeedOptions {
   /** See EnqueueRequest.mergeWithinMs: the push may have delivered this event already. */
   mergeWithinMs?: number;
   onEnqueued?(created: boolean): void;
+  /** Polls are skipped while intake is stopped (the cursor stays: nothing is lost). */
+  intake?: IntakeSwitch;
 }
 
 export class ChangeFeedListener {
   private readonly loop: PeriodicPoll;
 
   constructor(private readonly o: ChangeFeedOptions) {
-    this.loop = new PeriodicPoll('change feed poll', o.intervalMs, () => this.pollOnce());
+    this.loop = new PeriodicPoll('change feed poll', o.intervalMs, () => this.pollOnce(), o.intake);
   }
 
   start(): void {

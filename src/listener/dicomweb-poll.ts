@@ -4,7 +4,7 @@
  * study the store knows is never enqueued again by polling: our own SR/SEG change its instance count, and a
  * re-analysis is asked for through the API.
  */
-import { PeriodicPoll } from './periodic';
+import { PeriodicPoll, type IntakeSwitch } from './periodic';
 import { log } from '../log';
 import type { JobStore } from '../jobs/types';
 import { isStable, pollWindow } from './poll-window';
@@ -24,6 +24,8 @@ export interface DicomwebPollOptions {
   /** Whole days of StudyDate before today that every poll covers (see pollWindow). */
   studyDateLookbackDays?: number;
   onEnqueued?(created: boolean): void;
+  /** Polls are skipped while intake is stopped (the cursor stays: nothing is lost). */
+  intake?: IntakeSwitch;
 }
 
 export class DicomwebPoller {
@@ -31,7 +33,7 @@ export class DicomwebPoller {
   private readonly loop: PeriodicPoll;
 
   constructor(private readonly o: DicomwebPollOptions) {
-    this.loop = new PeriodicPoll('DICOMweb poll', o.intervalMs, () => this.pollOnce());
+    this.loop = new PeriodicPoll('DICOMweb poll', o.intervalMs, () => this.pollOnce(), o.intake);
   }
 
   start(): void {

@@ -1,6 +1,16 @@
 import { log } from '../log';
 
 /**
+ * Whether intake is open (src/server/intake-gate.ts): while closed, a poll is skipped and its cursor stays where
+ * it is, so the events it would have read are read once intake reopens.
+ */
+export interface IntakeSwitch {
+  isOpen(): boolean;
+  /** True when `e` is a resource failure of the job store (then the gate closes and this poll's events come back). */
+  report(e: unknown): boolean;
+}
+
+/**
  * Runs a poll every intervalMs after the previous one ends (never two at once); a failed poll is logged and the
  * next one still runs, because a PACS that is down now may be back at the next tick. stop() waits for the poll
  * in flight, so a shutdown never cuts one in half.
@@ -14,15 +24,17 @@ export class PeriodicPoll {
     private readonly name: string,
     private readonly intervalMs: number,
     private readonly poll: () => Promise<unknown>,
+    private readonly intake?: IntakeSwitch,
   ) {}
 
   start(): void {
     this.stopped = false;
     const tick = () => {
-      this.polling = this.poll()
+      this.polling = (this.intake && !this.intake.isOpen() ? Promise.resolve() : this.poll())
         .then(
           () => undefined,
-          (e) => void log.warn(`${this.name} failed`, { error: (e as Error).message }),
+          // A full job store is said once by the gate, not at every tick.
+          (e) => void (this.intake?.report(e) || log.warn(`${this.name} failed`, { error: (e as Error).message })),
         )
         .finally(() => {
           if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);

@@ -10,7 +10,7 @@ import { createStudyPipeline, type StudyPipeline } from './study-pipeline';
 export interface PacsPipelineDeps {
   config: Pick<LensConfig, 'selection'>;
   client: DicomWebClient;
-  detector: Pick<Detector, 'detect' | 'manifest'>;
+  detector: Pick<Detector, 'detect' | 'manifest' | 'reportedModel'>;
   findSucceeded(key: string): Promise<Job | undefined>;
 }
 

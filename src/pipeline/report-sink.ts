@@ -6,7 +6,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Findings } from '../detect/findings';
 import type { DicomWebClient } from '../pacs/dicomweb';
-import { storeAndVerify, writeReportObjects } from '../report';
+import { findStoredReport, storeAndVerify, writeReportObjects, type StoredReportFound } from '../report';
+import type { ReportUids } from '../report/uid';
 import type { ReportObjects } from './stages';
 
 export interface ReportSink {
@@ -14,10 +15,12 @@ export interface ReportSink {
   readonly description: string;
   /** Puts the report where it belongs; returns where each part went (journey, CLI output). */
   store(report: ReportObjects): Promise<string[]>;
+  /** The complete report of an analysis, when the sink already holds it (a worker died after storing it). */
+  findStored?(studyInstanceUID: string, uids: ReportUids): Promise<StoredReportFound | undefined>;
 }
 
 export class DicomWebReportSink implements ReportSink {
-  constructor(private readonly client: Pick<DicomWebClient, 'url' | 'storeInstances' | 'retrieveSeriesMetadata'>) {}
+  constructor(private readonly client: Pick<DicomWebClient, 'url' | 'storeInstances' | 'retrieveSeriesMetadata' | 'searchInstances'>) {}
 
   get description(): string {
     return `DICOMweb ${this.client.url}`;
@@ -26,6 +29,10 @@ export class DicomWebReportSink implements ReportSink {
   async store(report: ReportObjects): Promise<string[]> {
     const { verified } = await storeAndVerify(this.client, report.objects);
     return verified.map((v) => `${v.role} series ${v.seriesInstanceUID}`);
+  }
+
+  findStored(studyInstanceUID: string, uids: ReportUids): Promise<StoredReportFound | undefined> {
+    return findStoredReport(this.client, studyInstanceUID, uids);
   }
 }
 

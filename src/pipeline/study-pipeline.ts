@@ -13,7 +13,8 @@ import { assembleVolume } from '../dicom/assemble-volume';
 import { selectSeries } from '../dicom/select-series';
 import type { Job } from '../jobs/types';
 import { log } from '../log';
-import { buildReportObjects } from '../report';
+import { buildReportObjects, type StoredReportFound } from '../report';
+import { reportUids } from '../report/uid';
 import type { StudySource } from '../source/study-source';
 import type { ReportSink } from './report-sink';
 import { selectStage } from './select-stage';
@@ -25,13 +26,19 @@ export interface StudyPipeline {
   detect: Stage<FetchedVolume, Detection>;
   build: Stage<Detection, ReportObjects>;
   store: Stage<ReportObjects, StoredReport>;
+  /**
+   * The report of this selection as the sink already holds it (undefined: not there, or the sink cannot tell),
+   * under the UIDs the build stage derives (report/uid.ts) for the model the detector reports.
+   */
+  findStored?(selected: SelectedSeries): Promise<StoredReportFound | undefined>;
 }
 
 export interface StudyPipelineDeps {
   source: StudySource;
   sink: ReportSink;
   rules: SelectionRules;
-  detector: Pick<Detector, 'detect' | 'manifest'>;
+  /** reportedModel: the model findings name (default: the manifest's name and version). */
+  detector: Pick<Detector, 'detect' | 'manifest'> & Partial<Pick<Detector, 'reportedModel'>>;
   /** A job that succeeded with this idempotency key (`lens detect`: none, every run analyses). */
   findSucceeded(key: string): Promise<Job | undefined>;
   /** False: no SR/SEG are built, the sink gets the findings alone (`lens detect --no-report`). Default true. */
@@ -122,5 +129,8 @@ export function createStudyPipeline(d: StudyPipelineDeps): StudyPipeline {
     detect,
     build,
     store,
+    findStored: d.sink.findStored && d.report !== false
+      ? (s) => d.sink.findStored!(s.studyInstanceUID, reportUids(s.series.seriesInstanceUID, d.detector.reportedModel?.() ?? d.detector.manifest))
+      : undefined,
   };
 }

@@ -2,6 +2,6 @@
 export { buildImagingMeasurementReport, lesionLabel, lesionSummary, srSeriesDescription, toleratedComment } from './imaging-measurement-report';
 export { buildSegmentation, segSeriesDescription, maskSource } from './segmentation-report';
 export { buildReportObjects, writeReportFiles, writeReportObjects, type ReportObject } from './report-objects';
-export { storeAndVerify, ReportVerificationError, type StoreAndVerifyResult } from './store';
+export { storeAndVerify, findStoredReport, ReportVerificationError, type StoreAndVerifyResult, type StoredReportFound } from './store';
 export type { ReportInput, LesionMaskInput } from './inputs';
 export { deriveUid, reportUids } from './uid';

@@ -4,6 +4,7 @@ import type { ReportObject } from './report-objects';
 import { fromPart10 } from './part10';
 import { log } from '../log';
 import { LensError } from '../errors';
+import type { ReportUids } from './uid';
 
 /**
  * Transient: some PACS index what STOW-RS accepted only a little later, so a read-back can miss objects that a
@@ -88,4 +89,38 @@ function asArray(v: any): any[] {
 }
 function code(seq: any): string | undefined {
   return asArray(seq)[0]?.CodeValue;
+}
+
+/** An analysis' SR (and SEG) found in the PACS under their deterministic UIDs (uid.ts reportUids). */
+export interface StoredReportFound {
+  outputs: { srSeriesUID: string; srSopInstanceUID: string; segSeriesUID?: string; segSopInstanceUID?: string };
+  /** Measurement groups of the stored SR. */
+  lesionCount: number;
+}
+
+/**
+ * Whether the PACS already holds the complete report of an analysis: the SR under its deterministic UIDs and,
+ * when the SR lists lesions, the SEG with a segment for each of them (same tracking UIDs). A worker killed after
+ * STOW-RS leaves exactly this behind; anything less (no SR, an SR without its SEG) is not a stored report.
+ */
+export async function findStoredReport(
+  client: Pick<DicomWebClient, 'searchInstances' | 'retrieveSeriesMetadata'>,
+  studyInstanceUID: string,
+  uids: Pick<ReportUids, 'srSeries' | 'srInstance' | 'segSeries' | 'segInstance'>,
+): Promise<StoredReportFound | undefined> {
+  const instance = async (series: string, sop: string) => {
+    // QIDO first: a series the PACS does not hold is an empty answer, not an HTTP error.
+    if ((await client.searchInstances(studyInstanceUID, series, { SOPInstanceUID: sop })).length === 0) return undefined;
+    return (await client.retrieveSeriesMetadata(studyInstanceUID, series)).find((m) => m.SOPInstanceUID === sop);
+  };
+  const sr = await instance(uids.srSeries, uids.srInstance);
+  if (!sr) return undefined;
+  const { trackingUids } = srSummary(sr);
+  const outputs: StoredReportFound['outputs'] = { srSeriesUID: uids.srSeries, srSopInstanceUID: uids.srInstance };
+  if (trackingUids.length === 0) return { outputs, lesionCount: 0 };
+  const seg = await instance(uids.segSeries, uids.segInstance);
+  if (!seg) return undefined;
+  const segmented = new Set(segSummary(seg).segments.map((s) => s.trackingUid));
+  if (!trackingUids.every((t) => segmented.has(t))) return undefined;
+  return { outputs: { ...outputs, segSeriesUID: uids.segSeries, segSopInstanceUID: uids.segInstance }, lesionCount: trackingUids.length };
 }

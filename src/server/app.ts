@@ -5,13 +5,17 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { timingSafeEqual } from 'node:crypto';
+import { isValidUid } from '../dicom/uid';
+import { JobStoreUnavailableError } from '../jobs/errors';
 import { log } from '../log';
 import {
   JOB_KINDS, JOB_STATES,
   type EnqueueResult, type JobKind, type JobState, type JobStore, type LesionSummary, type StudyAnalysisJob, type StudyAnalysisRequest,
 } from '../jobs/types';
 import { renderJobDetail, renderJobList } from './dashboard';
+import type { IntakeState } from './intake-gate';
 import type { ServiceMetrics } from './metrics';
+import { isOrthancId, parseJobId, parseLesionId, queryString, RequestError } from './validate';
 
 export interface ReadinessCheck {
   ok: boolean;
@@ -28,9 +32,24 @@ export interface AppDeps {
   studyUidFromOrthancId?(id: string): Promise<string | undefined>;
   readiness(): Promise<Record<string, ReadinessCheck>>;
   keySlicePng(job: StudyAnalysisJob, lesion: LesionSummary): Promise<Buffer>;
+  /** Whether new studies are taken now (intake-gate.ts); the webhook answers 503 while not. Always open when absent. */
+  intake?: { readonly state: IntakeState; report(e: unknown): boolean };
 }
 
-const UID = /^[0-9]+(\.[0-9]+)*$/;
+/** The webhook body is a few identifiers (plugin/lens-push.lua); anything bigger is not from Orthanc. */
+const WEBHOOK_BODY_LIMIT = '8kb';
+/** Seconds a client refused for lack of resources is told to wait (the change feed redelivers in any case). */
+const RETRY_AFTER_SECONDS = 30;
+
+/** Fixed answers for the body parser's errors: its own messages quote the body. */
+const BODY_ERRORS: Record<string, string> = {
+  'entity.parse.failed': 'the body is not valid JSON',
+  'entity.too.large': `the body is larger than ${WEBHOOK_BODY_LIMIT}`,
+  'encoding.unsupported': 'unsupported content encoding',
+  'charset.unsupported': 'unsupported charset',
+  'request.aborted': 'the request was aborted',
+  'request.size.invalid': 'the body is shorter than its Content-Length',
+};
 
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a), y = Buffer.from(b);
@@ -56,6 +75,12 @@ function bearer(req: Request): string | undefined {
   return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
 }
 
+/** 503 for work refused while the job store cannot take it: the sender (or the change feed) delivers it again. */
+function refuseForNow(res: Response, reason: string): void {
+  res.setHeader('Retry-After', String(RETRY_AFTER_SECONDS));
+  res.status(503).json({ error: 'the service cannot take new work now (job store full or unavailable); send it again later', reason });
+}
+
 export function createApp(d: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
@@ -64,26 +89,40 @@ export function createApp(d: AppDeps): express.Express {
     res.json({ ok: true });
   });
 
-  app.post('/webhook/orthanc', express.json({ limit: '64kb' }), handle(async (req, res) => {
-    if (!d.webhook.enabled) return res.status(404).json({ error: 'webhook disabled (listener.webhook.enabled)' });
-    if (!d.webhook.secret) return res.status(503).json({ error: 'webhook secret not configured (listener.webhook.secret)' });
-    const given = (req.headers['x-lens-secret'] as string | undefined) ?? bearer(req);
+  // The secret is checked before a byte of the body is read; the body is parsed only for a caller that has it.
+  const webhookGuard = (req: Request, res: Response, next: NextFunction) => {
+    if (!d.webhook.enabled) return void res.status(404).json({ error: 'webhook disabled (listener.webhook.enabled)' });
+    if (!d.webhook.secret) return void res.status(503).json({ error: 'webhook secret not configured (listener.webhook.secret)' });
+    const header = req.headers['x-lens-secret'];
+    const given = typeof header === 'string' ? header : bearer(req);
     if (!given || !safeEqual(given, d.webhook.secret)) {
       log.warn('webhook call with a wrong or missing secret', { ip: req.ip });
-      return res.status(401).json({ error: 'wrong or missing secret' });
+      // Close rather than drain a body nobody will read.
+      res.setHeader('Connection', 'close');
+      return void res.status(401).json({ error: 'wrong or missing secret' });
     }
-    const body = (req.body ?? {}) as { studyInstanceUID?: unknown; orthancStudyId?: unknown; event?: unknown };
-    let uid = typeof body.studyInstanceUID === 'string' ? body.studyInstanceUID : undefined;
+    const intake = d.intake?.state;
+    if (intake && !intake.open) return void refuseForNow(res, intake.reason);
+    next();
+  };
+  app.post('/webhook/orthanc', webhookGuard, express.json({ limit: WEBHOOK_BODY_LIMIT, strict: true }), handle(async (req, res) => {
+    const body = req.body as unknown;
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw new RequestError('the body must be a JSON object');
+    const { studyInstanceUID, orthancStudyId } = body as { studyInstanceUID?: unknown; orthancStudyId?: unknown };
+    if (studyInstanceUID !== undefined && !isValidUid(studyInstanceUID)) throw new RequestError('studyInstanceUID is not a DICOM UID');
+    if (orthancStudyId !== undefined && !isOrthancId(orthancStudyId)) throw new RequestError('orthancStudyId is not an Orthanc study id');
+    let uid = studyInstanceUID;
     try {
-      if (!uid && typeof body.orthancStudyId === 'string' && d.studyUidFromOrthancId) uid = await d.studyUidFromOrthancId(body.orthancStudyId);
+      if (!uid && orthancStudyId && d.studyUidFromOrthancId) uid = await d.studyUidFromOrthancId(orthancStudyId);
     } catch (e) {
-      return res.status(502).json({ error: `cannot look up Orthanc study: ${(e as Error).message}` });
+      log.warn('webhook: Orthanc study lookup failed', { orthancStudyId, error: (e as Error).message });
+      return res.status(502).json({ error: 'cannot look up the Orthanc study' });
     }
-    if (!uid || !UID.test(uid)) return res.status(400).json({ error: 'body needs studyInstanceUID (a DICOM UID) or orthancStudyId' });
+    if (!isValidUid(uid)) throw new RequestError('body needs studyInstanceUID (a DICOM UID) or orthancStudyId');
     const { job, created } = await d.enqueue({
       studyInstanceUID: uid,
       source: 'webhook',
-      details: typeof body.orthancStudyId === 'string' ? { orthancStudyId: body.orthancStudyId } : undefined,
+      details: orthancStudyId ? { orthancStudyId } : undefined,
     });
     log.info('webhook event', { jobId: job.id, studyInstanceUID: uid, created });
     res.status(202).json({ jobId: job.id, created });
@@ -114,27 +153,30 @@ export function createApp(d: AppDeps): express.Express {
   }));
 
   app.get('/api/jobs', handle(async (req, res) => {
-    const state = req.query.state as string | undefined;
+    const state = queryString(req.query, 'state');
     if (state && !JOB_STATES.includes(state as JobState))
       return res.status(400).json({ error: `state must be one of ${JOB_STATES.join(', ')}` });
-    const kind = req.query.kind as string | undefined;
+    const kind = queryString(req.query, 'kind');
     if (kind && !JOB_KINDS.includes(kind as JobKind)) return res.status(400).json({ error: `kind must be one of ${JOB_KINDS.join(', ')}` });
-    const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) return res.status(400).json({ error: 'limit must be an integer 1..1000' });
-    const study = req.query.study as string | undefined;
+    const rawLimit = queryString(req.query, 'limit');
+    const limit = rawLimit === undefined ? 100 : /^[1-9][0-9]{0,3}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+    if (!(limit >= 1 && limit <= 1000)) return res.status(400).json({ error: 'limit must be an integer 1..1000' });
+    const study = queryString(req.query, 'study');
+    if (study !== undefined && !isValidUid(study)) return res.status(400).json({ error: 'study is not a DICOM UID' });
     const jobs = await d.store.list({ kind: kind as JobKind | undefined, state: state as JobState | undefined, studyInstanceUID: study, limit });
     res.json({ jobs, counts: await d.store.countByState() });
   }));
 
   app.get('/api/jobs/:id', handle(async (req, res) => {
-    const job = await d.store.get(Number(req.params.id));
-    if (!job) return res.status(404).json({ error: `no job ${req.params.id}` });
+    const id = parseJobId(req.params.id);
+    const job = await d.store.get(id);
+    if (!job) return res.status(404).json({ error: `no job ${id}` });
     res.json({ job, journey: await d.store.journey(job.id) });
   }));
 
   app.post('/api/studies/:studyUID/rerun', handle(async (req, res) => {
     const uid = req.params.studyUID;
-    if (!UID.test(uid)) return res.status(400).json({ error: 'studyUID is not a DICOM UID' });
+    if (!isValidUid(uid)) return res.status(400).json({ error: 'studyUID is not a DICOM UID' });
     const { job, created } = await d.enqueue({ studyInstanceUID: uid, source: 'manual', force: true });
     res.status(202).json({ jobId: job.id, created });
   }));
@@ -146,29 +188,47 @@ export function createApp(d: AppDeps): express.Express {
   }));
 
   app.get('/dashboard/jobs/:id', handle(async (req, res) => {
-    const job = await d.store.get(Number(req.params.id));
-    if (!job) return res.status(404).type('text').send(`no job ${req.params.id}`);
+    const id = parseJobId(req.params.id);
+    const job = await d.store.get(id);
+    if (!job) return res.status(404).json({ error: `no job ${id}` });
     res.type('html').send(renderJobDetail(job, await d.store.journey(job.id)));
   }));
 
   app.get('/dashboard/jobs/:id/lesions/:lesion.png', handle(async (req, res) => {
-    const job = await d.store.get(Number(req.params.id));
-    const lesion = job?.kind === 'study-analysis' ? job.lesions?.find((l) => l.id === Number(req.params.lesion)) : undefined;
-    if (job?.kind !== 'study-analysis' || !lesion) return res.status(404).type('text').send('no such lesion');
+    const job = await d.store.get(parseJobId(req.params.id));
+    const lesionId = parseLesionId(req.params.lesion);
+    const lesion = job?.kind === 'study-analysis' ? job.lesions?.find((l) => l.id === lesionId) : undefined;
+    if (job?.kind !== 'study-analysis' || !lesion) return res.status(404).json({ error: 'no such lesion' });
     try {
       const png = await d.keySlicePng(job, lesion);
       res.type('png').setHeader('Cache-Control', 'private, max-age=86400');
       res.send(png);
     } catch (e) {
       log.warn('key slice rendering failed', { jobId: job.id, lesion: lesion.id, error: (e as Error).message });
-      res.status(502).type('text').send(`cannot render the key slice: ${(e as Error).message}`);
+      res.status(502).json({ error: 'cannot render the key slice' });
     }
   }));
 
-  // The job store failed (a handler's rejection): no stack trace to the client.
-  app.use((e: Error, req: Request, res: Response, _next: NextFunction) => {
-    log.error('request failed', { path: req.path, error: e.message });
-    res.status(500).json({ error: `internal error: ${e.message}` });
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: 'not found' });
+  });
+
+  // Every error ends here, as JSON: never a stack trace, a path or a library's message quoting the request.
+  app.use((e: unknown, req: Request, res: Response, _next: NextFunction) => {
+    if (res.headersSent) return void res.end();
+    if (e instanceof RequestError) return void res.status(400).json({ error: e.message });
+    if (e instanceof JobStoreUnavailableError) {
+      d.intake?.report(e);
+      return void refuseForNow(res, e.reason);
+    }
+    // body-parser and express mark client errors with a 4xx status (bad JSON, too large, a malformed %-escape).
+    const status = (e as { status?: unknown })?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      const type = (e as { type?: unknown }).type;
+      return void res.status(status).json({ error: (typeof type === 'string' && BODY_ERRORS[type]) || 'bad request' });
+    }
+    log.error('request failed', { method: req.method, path: req.path, error: (e as Error)?.message ?? String(e) });
+    res.status(500).json({ error: 'internal error' });
   });
 
   return app;

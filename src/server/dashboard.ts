@@ -10,6 +10,7 @@ const esc = (s: unknown) =>
 
 const STATE_COLOURS: Record<JobState, string> = {
   queued: '#888', running: '#1f6feb', succeeded: '#2da44e', skipped: '#8c959f', failed: '#cf222e', 'failed-retrying': '#bf8700', dead: '#82071e',
+  quarantined: '#8250df',
 };
 
 const STYLE = `body{font-family:system-ui,sans-serif;margin:1.5em;color:#1f2328;background:#fff}

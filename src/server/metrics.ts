@@ -2,6 +2,7 @@
 import client from 'prom-client';
 import type { JobCompletion, JobState, JobStore } from '../jobs/types';
 import { JOB_STATES } from '../jobs/types';
+import { INTAKE_CLOSED_REASONS, type IntakeGate } from './intake-gate';
 
 export class ServiceMetrics {
   readonly registry = new client.Registry();
@@ -54,6 +55,37 @@ export class ServiceMetrics {
       help: 'Study events received by source and whether they created a job',
       labelNames: ['source', 'created'],
       registers: [this.registry],
+    });
+  }
+
+  /** Gauges of the intake gate: whether new work is taken, why not, and the free space it watches. */
+  watchIntake(gate: IntakeGate): void {
+    new client.Gauge({
+      name: 'lens_intake_open',
+      help: 'Whether new studies are taken (0: stopped for lack of disk or an unavailable job store; see lens_intake_stopped)',
+      registers: [this.registry],
+      collect() {
+        this.set(gate.isOpen() ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'lens_intake_stopped',
+      help: 'Why intake is stopped (1 for the current reason)',
+      labelNames: ['reason'],
+      registers: [this.registry],
+      collect() {
+        const s = gate.state;
+        for (const r of INTAKE_CLOSED_REASONS) this.set({ reason: r }, !s.open && s.reason === r ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'lens_disk_free_bytes',
+      help: 'Free bytes on the volumes intake watches (store: the job database folder, work: the work dir)',
+      labelNames: ['volume'],
+      registers: [this.registry],
+      collect() {
+        for (const [volume, free] of gate.freeBytes()) this.set({ volume }, free);
+      },
     });
   }
 

@@ -41,7 +41,8 @@ export class FolderStudySource implements StudySource {
 
   async seriesMetadata(studyInstanceUID: string, seriesInstanceUID: string): Promise<SeriesMetadata> {
     const series = await this.findSeries(studyInstanceUID, seriesInstanceUID);
-    // Files that are no DICOM instance cannot be told apart by series: the scan lists them (scanned().unreadable).
+    // A file of this series that could not be read is in series.excluded (the volume names it); files that say
+    // nothing of their series are in scanned().unreadable.
     return { series, unreadable: [], dataset: (sop) => readDatasetWithoutPixelData(fileOf(series, sop)) };
   }
 

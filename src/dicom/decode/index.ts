@@ -5,6 +5,7 @@
  */
 import type { InstanceHeader } from '../instance-header';
 import { NATIVE_LITTLE_ENDIAN, TRANSFER_SYNTAX_NAMES } from '../transfer-syntax';
+import { codestreamSize } from './codestream-size';
 import { DicomDecodeError } from './errors';
 import { decodeJpegLossless } from './jpeg-lossless';
 import { decodeRle } from './rle';
@@ -45,6 +46,11 @@ export function decodeFrame(encoded: Uint8Array, transferSyntaxUID: string, h: P
   if (NATIVE_LITTLE_ENDIAN.has(transferSyntaxUID)) {
     if (encoded.byteLength < expected) throw fail(`frame has ${encoded.byteLength} bytes, expected ${expected} (truncated?)`);
     return toStored(encoded.subarray(0, expected), h, { alreadySigned: false, maskHighBits: true });
+  }
+  // A codec allocates what the codestream declares: a size other than the header's is refused before decoding.
+  const declared = codestreamSize(encoded);
+  if (declared && (declared.width !== h.columns || declared.height !== h.rows)) {
+    throw fail(`the compressed frame declares ${declared.width}x${declared.height}, the header ${h.columns}x${h.rows}`);
   }
   try {
     switch (transferSyntaxUID) {

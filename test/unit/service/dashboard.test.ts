@@ -33,7 +33,7 @@ describe('dashboard pages', () => {
   };
   test('list and detail show state, lesion measurements and the picture URL, escaped', () => {
     const list = renderJobList([job, { ...job, id: 8, state: 'skipped', lesions: undefined, lastError: '<no CT>' }], {
-      queued: 0, running: 0, succeeded: 1, skipped: 1, failed: 0, 'failed-retrying': 0, dead: 0,
+      queued: 0, running: 0, succeeded: 1, skipped: 1, failed: 0, 'failed-retrying': 0, dead: 0, quarantined: 0,
     });
     expect(list).toContain('/dashboard/jobs/7/lesions/1.png');
     expect(list).toContain('21.3 × 14.2 mm');
@@ -44,7 +44,7 @@ describe('dashboard pages', () => {
   });
   test('a job of another kind shows its kind and payload instead of a study', () => {
     const harvest: Job = { ...job, id: 9, kind: 'harvest-run', studyInstanceUID: undefined, payload: { from: '20240101' }, state: 'queued', lesions: undefined };
-    const list = renderJobList([harvest], { queued: 1, running: 0, succeeded: 0, skipped: 0, failed: 0, 'failed-retrying': 0, dead: 0 });
+    const list = renderJobList([harvest], { queued: 1, running: 0, succeeded: 0, skipped: 0, failed: 0, 'failed-retrying': 0, dead: 0, quarantined: 0 });
     expect(list).toContain('harvest-run');
     expect(list).toContain('{&quot;from&quot;:&quot;20240101&quot;}');
     expect(renderJobDetail(harvest, [])).toMatch(/harvest-run · payload/);

@@ -94,7 +94,7 @@ test('jobs show their kind and can be filtered by it; an unknown kind is refused
   expect((await fetch(`${base}/dashboard/jobs/${harvest.job.id}/lesions/1.png`, { headers: auth })).status).toBe(404);
 });
 
-test('a job store that fails answers 500 with the error, instead of leaving the request hanging', async () => {
+test('a job store that fails answers 500 in JSON without its details, instead of leaving the request hanging', async () => {
   const broken = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
   await broken.close();
   const app = createApp({
@@ -111,7 +111,7 @@ test('a job store that fails answers 500 with the error, instead of leaving the 
   try {
     const r = await fetch(`${url}/api/jobs`);
     expect(r.status).toBe(500);
-    expect(((await r.json()) as { error: string }).error).toMatch(/database connection is not open/);
+    expect(await r.json()).toEqual({ error: 'internal error' });
     const hook = await fetch(`${url}/webhook/orthanc`, {
       method: 'POST', headers: { 'content-type': 'application/json', 'X-Lens-Secret': 'hook-secret' }, body: JSON.stringify({ studyInstanceUID: STUDY }),
     });

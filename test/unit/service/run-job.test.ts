@@ -80,6 +80,9 @@ function recordingContext(log: string[], loseAt?: StageName): RunContext & { jou
       journey.push({ event, details });
       log.push(`journal ${event}`);
     },
+    enterStage: (stage) => {
+      log.push(`enter ${stage}`);
+    },
     checkLease: () => {
       log.push('lease');
       const next = (['selected', 'fetched', 'detected', 'built', 'stored'] as const)[journey.length];
@@ -93,7 +96,7 @@ test('success: every stage runs after a lease check, is journaled before the nex
   const ctx = recordingContext(log);
   const c = await runJob(job, recordingPipeline(log), ctx);
   const stages = ['selected', 'fetched', 'detected', 'built', 'stored'];
-  expect(log).toEqual(stages.flatMap((s) => ['lease', `run ${s}`, `journal ${s}`]));
+  expect(log).toEqual(stages.flatMap((s) => ['lease', `enter ${s}`, `run ${s}`, `journal ${s}`]));
   expect(ctx.journey.map((j) => j.event)).toEqual(stages);
   expect(ctx.journey[0].details).toMatchObject({ stage: 'selected', ms: expect.any(Number) });
   expect(c).toMatchObject({
@@ -117,7 +120,7 @@ test('skip: the study needs no analysis; no later stage runs and the completion 
     kind: 'skipped', reason: 'already-analysed', message: 'series 1.2.3.4 was analysed in job 3',
     idempotencyKey: undefined, seriesInstanceUID: undefined, modelVersion: undefined,
   });
-  expect(log).toEqual(['lease', 'run selected']);
+  expect(log).toEqual(['lease', 'enter selected', 'run selected']);
   expect(ctx.journey).toEqual([]);
 });
 
@@ -132,7 +135,7 @@ test('transient failure: a PACS that cannot be reached fails the job for a retry
   const ctx = recordingContext(log);
   const e = new PacsUnreachableError('http://127.0.0.1:8042/dicom-web', 3, 'ECONNREFUSED');
   const c = await runJob(job, recordingPipeline(log, { fetched: e }), ctx);
-  expect(c).toEqual({ kind: 'failed', transient: true, reason: classifyError(e).reason, message: e.message });
+  expect(c).toEqual({ kind: 'failed', transient: true, reason: classifyError(e).reason, message: e.message, stage: 'fetched' });
   expect(ctx.journey.map((j) => j.event)).toEqual(['selected']);
   expect(log).not.toContain('run detected');
 });
@@ -141,7 +144,7 @@ test('permanent failure: data that cannot make a volume fails the job at once, n
   const log: string[] = [];
   const e = new VolumeError('slice 12 is missing: a gap of 10 mm in a 5 mm series');
   const c = await runJob(job, recordingPipeline(log, { detected: e }), recordingContext(log));
-  expect(c).toEqual({ kind: 'failed', transient: false, reason: classifyError(e).reason, message: e.message });
+  expect(c).toEqual({ kind: 'failed', transient: false, reason: classifyError(e).reason, message: e.message, stage: 'detected' });
   expect(log).not.toContain('run built');
 });
 
@@ -155,6 +158,32 @@ test('lease lost: the job stops before the next stage and no completion is repor
   const log: string[] = [];
   const ctx = recordingContext(log, 'detected');
   await expect(runJob(job, recordingPipeline(log), ctx)).rejects.toBeInstanceOf(LeaseLostError);
-  expect(log).toEqual(['lease', 'run selected', 'journal selected', 'lease', 'run fetched', 'journal fetched', 'lease']);
+  expect(log).toEqual(['lease', 'enter selected', 'run selected', 'journal selected', 'lease', 'enter fetched', 'run fetched', 'journal fetched', 'lease']);
   expect(ctx.journey.map((j) => j.event)).toEqual(['selected', 'fetched']);
+});
+
+test('a report the sink already holds for the selection completes the job after the selection, without analysis', async () => {
+  const log: string[] = [];
+  const ctx = recordingContext(log);
+  const asked: string[] = [];
+  const p: StudyPipeline = {
+    ...recordingPipeline(log),
+    findStored: async (s) => {
+      asked.push(s.series.seriesInstanceUID);
+      return { outputs: { srSeriesUID: '1.2.3.9', srSopInstanceUID: '1.2.3.9.1', segSeriesUID: '1.2.3.8', segSopInstanceUID: '1.2.3.8.1' }, lesionCount: 2 };
+    },
+  };
+  const c = await runJob(job, p, ctx);
+  expect(asked).toEqual([SERIES]);
+  expect(log).toEqual(['lease', 'enter selected', 'run selected', 'journal selected', 'lease', 'journal already-stored']);
+  expect(c).toMatchObject({
+    kind: 'succeeded', lesions: [], alreadyStored: { lesionCount: 2 }, idempotencyKey: selected.idempotencyKey,
+    outputs: { seriesInstanceUID: SERIES, srSopInstanceUID: '1.2.3.9.1', segSopInstanceUID: '1.2.3.8.1' },
+  });
+  // A manual re-run (force) analyses again whatever is stored.
+  const forced: string[] = [];
+  const again = await runJob({ ...job, force: true }, { ...recordingPipeline(forced), findStored: p.findStored }, recordingContext(forced));
+  expect(again).toMatchObject({ kind: 'succeeded', lesions: [{ id: 1 }] });
+  expect(forced).toContain('run detected');
+  expect(asked).toHaveLength(1);
 });

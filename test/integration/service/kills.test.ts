@@ -1,0 +1,123 @@
+/**
+ * Kills never lose a study (issue 11): the service SIGKILLed again and again while it analyses a real CT study,
+ * at chosen stages (driven by the journey), ends with the study's job succeeded and exactly one SR and one SEG in
+ * Orthanc; the deaths are recorded by stage and do not use up the job's attempts (maxAttempts 2 here, 3 kills).
+ * A worker killed after its STOW-RS leaves a stored report behind: the job taken up again finds it and completes
+ * with those outputs, without analysing the study again.
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Job, JourneyEvent } from '../../../src/jobs/types';
+import { storescu } from '../../../src/listener/storescu';
+import { journeyOf, killWhenEntering } from './kill-journey';
+import { copyStudy, jobsOf, newUid, seriesByModality, type ServiceChild, SHARED_CT, type Stack, useServiceStack, waitFor } from './stack';
+
+const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
+const srcFiles = () => fs.readdirSync(SRC).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(SRC, f));
+
+let stack: Stack;
+let service: ServiceChild;
+const suite = useServiceStack({
+  push: true,
+  stableAge: 1,
+  config: { jobs: { leaseSeconds: 5, maxAttempts: 2, backoffSeconds: 1, maxBackoffSeconds: 4 } },
+});
+beforeAll(() => {
+  ({ stack, service } = suite);
+});
+
+const succeeded = (uid: string, timeoutMs: number) =>
+  waitFor(async () => (await jobsOf(stack, uid)).find((j) => j.state === 'succeeded'), timeoutMs, `success of ${uid}`);
+
+/** The stage each attempt had entered when its worker died, read from the journey. */
+function stagesAtDeath(journey: JourneyEvent[]): string[] {
+  const out: string[] = [];
+  let stage = 'claimed';
+  for (const e of journey) {
+    if (e.event === 'claimed') stage = 'claimed';
+    if (e.event === 'stage-started') stage = String(e.details?.stage);
+    if (e.event === 'lease-expired') out.push(stage);
+  }
+  return out;
+}
+
+/**
+ * Exactly one SR and (when there are lesions) one SEG, each one instance, once our own re-announcement passed (when
+ * the last attempt stored them; one that found them already stored wrote nothing, and the announcement of the
+ * killed attempt's STOW-RS may have joined the job while it was still active).
+ */
+async function expectOneReport(uid: string, done: Job, storedByLastAttempt: boolean): Promise<void> {
+  if (storedByLastAttempt) await waitFor(async () => (await jobsOf(stack, uid)).some((j) => j.reason === 'own-output'), 60000, 'own-output skip');
+  const series = await seriesByModality(stack, uid);
+  expect(series.SR).toEqual([{ uid: done.outputs!.srSeriesUID, instances: 1 }]);
+  expect(series.SEG ?? []).toEqual(done.lesionCount! > 0 ? [{ uid: done.outputs!.segSeriesUID, instances: 1 }] : []);
+  expect((await jobsOf(stack, uid)).filter((j) => j.state === 'succeeded')).toHaveLength(1);
+}
+
+let study: string;
+let first: Job;
+
+test('killed in fetch, detect and store: the job is taken up after each death and succeeds, one SR and one SEG', async () => {
+  study = newUid();
+  const files = await copyStudy(srcFiles(), path.join(stack.dir, 'studies', 'kills'), {
+    studyUID: study, seriesUID: newUid(), patientName: 'PHANTOM^KILLS', patientID: 'PH-KILLS',
+  });
+  await storescu([path.dirname(files[0])], { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
+  const job = await waitFor(async () => (await jobsOf(stack, study))[0], 120000, 'the job');
+  let attempt = 1;
+  for (const stage of ['fetched', 'detected', 'stored']) attempt = (await killWhenEntering(stack, service, job.id, stage, attempt, 240000)) + 1;
+
+  first = await succeeded(study, 240000);
+  expect(first.id).toBe(job.id);
+  const journey = await journeyOf(stack, job.id);
+  const events = journey.map((e) => e.event);
+  expect(events).not.toContain('dead');
+  expect(events).not.toContain('quarantined');
+  // Three deaths, each recorded for the stage its attempt had entered (a kill can land just after the stage it
+  // waited for, in the next one): the store's counts agree with the journey.
+  const died = stagesAtDeath(journey);
+  expect(died).toHaveLength(3);
+  const counts: Record<string, number> = {};
+  for (const s of died) counts[s] = (counts[s] ?? 0) + 1;
+  expect(first.deaths).toEqual(counts);
+  // Four attempts, one of them finished by a worker: within maxAttempts 2.
+  expect(first.attempts).toBe(4);
+  // A kill after the STOW-RS of the third attempt left the report stored: found, not analysed again.
+  const last = events.slice(events.lastIndexOf('lease-expired'));
+  if (last.includes('already-stored')) expect(last).not.toContain('detected');
+  else expect(last).toEqual(expect.arrayContaining(['detected', 'stored']));
+  await expectOneReport(study, first, !last.includes('already-stored'));
+}, 900000);
+
+test('a job whose worker died after storing its report is completed from the PACS, without analysis', async () => {
+  expect(first?.state).toBe('succeeded');
+  await service.kill('SIGKILL');
+  // What a worker killed right after its STOW-RS leaves in the job store: the job running in stage `stored`, its
+  // lease gone stale, no outputs recorded. (The PACS holds the report: the previous test stored it.)
+  const db = new Database(stack.config.jobs.database ?? path.join(stack.config.workDir, 'jobs.sqlite'));
+  try {
+    db.prepare(
+      `UPDATE jobs SET state = 'running', stage = 'stored', lease_owner = 'killed', lease_expires_at = 1, outputs = NULL, lesion_count = NULL,
+       lesions = NULL, idempotency_key = NULL, finished_at = NULL WHERE id = ?`,
+    ).run(first.id);
+  } finally {
+    db.close();
+  }
+  await service.start();
+  const done = await waitFor(async () => (await jobsOf(stack, study)).find((j) => j.id === first.id && j.state === 'succeeded'), 120000, 'the job again');
+  expect(done).toMatchObject({
+    attempts: first.attempts + 1,
+    deaths: { ...first.deaths, stored: (first.deaths?.stored ?? 0) + 1 },
+    lesionCount: first.lesionCount,
+    idempotencyKey: first.idempotencyKey,
+    outputs: first.outputs,
+  });
+  const journey = await journeyOf(stack, first.id);
+  const after = journey.slice(journey.map((e) => e.event).lastIndexOf('lease-expired')).map((e) => e.event);
+  expect(after).toEqual(['lease-expired', 'claimed', 'stage-started', 'selected', 'already-stored']);
+  expect(journey.at(-1)?.details).toMatchObject({ srSopInstanceUID: first.outputs!.srSopInstanceUID, lesions: first.lesionCount });
+  const series = await seriesByModality(stack, study);
+  expect(series.SR).toEqual([{ uid: first.outputs!.srSeriesUID, instances: 1 }]);
+  expect(series.SEG ?? []).toHaveLength(first.lesionCount! > 0 ? 1 : 0);
+}, 300000);

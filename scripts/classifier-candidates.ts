@@ -29,6 +29,7 @@ import { loadSelectedVolume } from '../src/dicom/load-folder';
 import { iobb } from '../src/eval/froc';
 import { insertLesions } from '../src/synth/insert-lesions';
 import { generateStudy } from '../src/synth/study';
+import { countOption, listOption, numberOption, parseOptions } from './args';
 import { isValidationStudy } from './real-ct-studies';
 
 interface Args {
@@ -46,29 +47,35 @@ interface Args {
   ignoreScore: number;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { out: '', model: 'models/lens-ulb', phantomSeed: 6001, phantoms: 0, phantomSize: 256, backgrounds: [], insertSeed: 8201, inserted: 0, minScore: 0.15, top: 150, ignoreTop: 3, ignoreScore: 0.5 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = () => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${k} needs a value`);
-      return x;
-    };
-    if (k === '--out') a.out = v();
-    else if (k === '--model') a.model = v();
-    else if (k === '--phantom-seed') a.phantomSeed = Number(v());
-    else if (k === '--phantoms') a.phantoms = Number(v());
-    else if (k === '--phantom-size') a.phantomSize = Number(v());
-    else if (k === '--backgrounds') a.backgrounds = v().split(',').filter(Boolean);
-    else if (k === '--insert-seed') a.insertSeed = Number(v());
-    else if (k === '--inserted') a.inserted = Number(v());
-    else if (k === '--min-score') a.minScore = Number(v());
-    else if (k === '--top') a.top = Number(v());
-    else if (k === '--ignore-top') a.ignoreTop = Number(v());
-    else if (k === '--ignore-score') a.ignoreScore = Number(v());
-    else throw new Error(`unknown argument ${k}`);
-  }
+function parseCommandLine(argv: string[]): Args {
+  const o = parseOptions(argv, {
+    out: { type: 'string' },
+    model: { type: 'string' },
+    'phantom-seed': { type: 'string' },
+    phantoms: { type: 'string' },
+    'phantom-size': { type: 'string' },
+    backgrounds: { type: 'string' },
+    'insert-seed': { type: 'string' },
+    inserted: { type: 'string' },
+    'min-score': { type: 'string' },
+    top: { type: 'string' },
+    'ignore-top': { type: 'string' },
+    'ignore-score': { type: 'string' },
+  });
+  const a: Args = {
+    out: o.out ?? '',
+    model: o.model ?? 'models/lens-ulb',
+    phantomSeed: countOption(o['phantom-seed'], 'phantom-seed', 6001),
+    phantoms: countOption(o.phantoms, 'phantoms', 0),
+    phantomSize: countOption(o['phantom-size'], 'phantom-size', 256),
+    backgrounds: listOption(o.backgrounds),
+    insertSeed: countOption(o['insert-seed'], 'insert-seed', 8201),
+    inserted: countOption(o.inserted, 'inserted', 0),
+    minScore: numberOption(o['min-score'], 'min-score', 0.15),
+    top: countOption(o.top, 'top', 150),
+    ignoreTop: countOption(o['ignore-top'], 'ignore-top', 3),
+    ignoreScore: numberOption(o['ignore-score'], 'ignore-score', 0.5),
+  };
   if (!a.out) throw new Error('--out DIR is required');
   for (const b of a.backgrounds)
     if (isValidationStudy(b)) throw new Error(`${b} is validation only: never a training background`);
@@ -107,7 +114,7 @@ async function candidates(detector: Detector, v: Volume, a: Args) {
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = parseCommandLine(process.argv.slice(2));
   const detector = await loadDetector(a.model, { executionProviders: ['cpu'], threads: 0, batchSize: 4 }, { scoreThreshold: 0 });
   const w = new Writer(a.out);
   for (let s = 0; s < a.phantoms; s++) {

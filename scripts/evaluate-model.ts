@@ -23,6 +23,7 @@ import type { Findings, TruthStudy } from '../src/detect/findings';
 import { DEFAULT_EVAL, evaluate, iobb, type EvalResult } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
 import { writeTruth } from '../src/synth/write-raw';
+import { countOption, numberOption, parseOptions } from './args';
 import { testStudy } from './study-cache';
 import { TEST_TIME_AUGMENTATIONS, type TestTimeAugmentation } from '../src/detect/test-time-augmentation';
 
@@ -51,33 +52,40 @@ interface Args {
  */
 const TEST_SEEDS = [9001, 9002];
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { studies: 50, seed: 9001, model: 'models/lens-ulb', threshold: 0.05, threads: 0, generateOnly: false, writeManifest: false };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = () => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${k} needs a value`);
-      return x;
-    };
-    if (k === '--studies') a.studies = int(v(), k);
-    else if (k === '--seed') a.seed = int(v(), k);
-    else if (k === '--model') a.model = v();
-    else if (k === '--threshold') a.threshold = Number(v());
-    else if (k === '--threads') a.threads = int(v(), k);
-    else if (k === '--out') a.out = v();
-    else if (k === '--cache') a.cache = v();
-    else if (k === '--generate-only') a.generateOnly = true;
-    else if (k === '--chain-score') {
-      const c = v();
-      if (c !== 'max' && c !== 'meanTop2' && c !== 'meanTop3') throw new Error('--chain-score is max, meanTop2 or meanTop3');
-      a.chainScore = c;
-    } else if (k === '--min-single-score') a.minSingleScore = Number(v());
-    else if (k === '--write-manifest') a.writeManifest = true;
-    else if (k === '--set-operating-point') a.operatingPointFp = Number(v());
-    else if (k === '--tta') a.tta = parseTta(v());
-    else throw new Error(`unknown argument ${k}`);
-  }
+function parseCommandLine(argv: string[]): Args {
+  const o = parseOptions(argv, {
+    studies: { type: 'string' },
+    seed: { type: 'string' },
+    model: { type: 'string' },
+    threshold: { type: 'string' },
+    threads: { type: 'string' },
+    out: { type: 'string' },
+    cache: { type: 'string' },
+    'generate-only': { type: 'boolean' },
+    'chain-score': { type: 'string' },
+    'min-single-score': { type: 'string' },
+    'write-manifest': { type: 'boolean' },
+    'set-operating-point': { type: 'string' },
+    tta: { type: 'string' },
+  });
+  const chainScore = o['chain-score'];
+  if (chainScore !== undefined && chainScore !== 'max' && chainScore !== 'meanTop2' && chainScore !== 'meanTop3')
+    throw new Error('--chain-score is max, meanTop2 or meanTop3');
+  const a: Args = {
+    studies: countOption(o.studies, 'studies', 50),
+    seed: countOption(o.seed, 'seed', 9001),
+    model: o.model ?? 'models/lens-ulb',
+    threshold: numberOption(o.threshold, 'threshold', 0.05),
+    threads: countOption(o.threads, 'threads', 0),
+    out: o.out,
+    cache: o.cache,
+    generateOnly: o['generate-only'] ?? false,
+    writeManifest: o['write-manifest'] ?? false,
+    chainScore,
+    minSingleScore: numberOption(o['min-single-score'], 'min-single-score'),
+    operatingPointFp: numberOption(o['set-operating-point'], 'set-operating-point'),
+    tta: o.tta === undefined ? undefined : parseTta(o.tta),
+  };
   if (!(a.threshold > 0 && a.threshold < 1)) throw new Error('--threshold must be in (0, 1)');
   if (a.generateOnly && !a.cache) throw new Error('--generate-only needs --cache DIR');
   // The operating point is a choice, so it is made on a validation seed, never on the test seed it is reported on.
@@ -94,14 +102,8 @@ function parseTta(s: string): TestTimeAugmentation[] {
   return list as TestTimeAugmentation[];
 }
 
-function int(s: string, what: string): number {
-  const n = Number(s);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a non-negative integer, got ${s}`);
-  return n;
-}
-
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseCommandLine(process.argv.slice(2));
   const started = Date.now();
   if (args.generateOnly) {
     for (let s = 0; s < args.studies; s++) {

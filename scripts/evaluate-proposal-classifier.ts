@@ -26,6 +26,7 @@ import { evaluate, type EvalResult } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
 import { insertLesions } from '../src/synth/insert-lesions';
 import { generateStudy } from '../src/synth/study';
+import { countOption, listOption, numberOption, parseOptions } from './args';
 import { isValidationStudy } from './real-ct-studies';
 
 const TEST_SEEDS = [9001, 9002];
@@ -45,27 +46,31 @@ interface Args {
   record?: string;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { fpr: 'models/lens-fpr', model: 'models/lens-ulb', phantomSeed: 7001, phantoms: 0, phantomSize: 512, backgrounds: [], insertSeed: 8301, inserted: 0 };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = () => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${k} needs a value`);
-      return x;
-    };
-    if (k === '--fpr') a.fpr = v();
-    else if (k === '--model') a.model = v();
-    else if (k === '--phantom-seed') a.phantomSeed = Number(v());
-    else if (k === '--phantoms') a.phantoms = Number(v());
-    else if (k === '--phantom-size') a.phantomSize = Number(v());
-    else if (k === '--backgrounds') a.backgrounds = v().split(',').filter(Boolean);
-    else if (k === '--insert-seed') a.insertSeed = Number(v());
-    else if (k === '--inserted') a.inserted = Number(v());
-    else if (k === '--set-operating-point') a.operatingPointFp = Number(v());
-    else if (k === '--record') a.record = v();
-    else throw new Error(`unknown argument ${k}`);
-  }
+function parseCommandLine(argv: string[]): Args {
+  const o = parseOptions(argv, {
+    fpr: { type: 'string' },
+    model: { type: 'string' },
+    'phantom-seed': { type: 'string' },
+    phantoms: { type: 'string' },
+    'phantom-size': { type: 'string' },
+    backgrounds: { type: 'string' },
+    'insert-seed': { type: 'string' },
+    inserted: { type: 'string' },
+    'set-operating-point': { type: 'string' },
+    record: { type: 'string' },
+  });
+  const a: Args = {
+    fpr: o.fpr ?? 'models/lens-fpr',
+    model: o.model ?? 'models/lens-ulb',
+    phantomSeed: countOption(o['phantom-seed'], 'phantom-seed', 7001),
+    phantoms: countOption(o.phantoms, 'phantoms', 0),
+    phantomSize: countOption(o['phantom-size'], 'phantom-size', 512),
+    backgrounds: listOption(o.backgrounds),
+    insertSeed: countOption(o['insert-seed'], 'insert-seed', 8301),
+    inserted: countOption(o.inserted, 'inserted', 0),
+    operatingPointFp: numberOption(o['set-operating-point'], 'set-operating-point'),
+    record: o.record,
+  };
   if (a.operatingPointFp !== undefined) {
     if (a.phantoms > 0 && TEST_SEEDS.includes(a.phantomSeed)) throw new Error(`--set-operating-point is chosen on validation data, not on test seed ${a.phantomSeed}`);
     for (const b of a.backgrounds) if (isValidationStudy(b)) throw new Error(`--set-operating-point is never chosen on ${b} (validation-only study, reported, not tuned on)`);
@@ -74,7 +79,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+  const a = parseCommandLine(process.argv.slice(2));
   const detector = await loadDetector(a.model, { executionProviders: ['cpu'], threads: 0, batchSize: 4 }, { scoreThreshold: 0, secondStage: false }, a.fpr);
   const c = detector.classifier!;
   const rule = c.manifest.scoring;

@@ -24,6 +24,7 @@ import { DEFAULT_EVAL, evaluate, iobb } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
 import { insertLesions } from '../src/synth/insert-lesions';
 import { writeTruth } from '../src/synth/write-raw';
+import { countOption, parseOptions } from './args';
 import { DEFAULT_DATA, realStudies, VALIDATION_STUDIES } from './real-ct-studies';
 
 interface Args {
@@ -40,31 +41,33 @@ interface Args {
   recordManifest: string;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { model: 'models/lens-ulb', inserted: 4, seed: 8101, data: DEFAULT_DATA, threads: 0, skipReal: false, recordManifest: 'models/lens-fpr/model.json' };
-  for (let i = 0; i < argv.length; i++) {
-    const k = argv[i];
-    const v = () => {
-      const x = argv[++i];
-      if (x === undefined) throw new Error(`${k} needs a value`);
-      return x;
-    };
-    if (k === '--model') a.model = v();
-    else if (k === '--fpr') a.fpr = v();
-    else if (k === '--inserted') a.inserted = Number(v());
-    else if (k === '--seed') a.seed = Number(v());
-    else if (k === '--data') a.data = v();
-    else if (k === '--threads') a.threads = Number(v());
-    else if (k === '--out') a.out = v();
-    else if (k === '--json') a.json = v();
-    else if (k === '--skip-real') a.skipReal = true;
-    else if (k === '--record') a.record = v();
-    else if (k === '--record-manifest') a.recordManifest = v();
-    else throw new Error(`unknown argument ${k}`);
-  }
-  if (!Number.isInteger(a.inserted) || a.inserted < 0) throw new Error('--inserted must be a non-negative integer');
-  if (!Number.isInteger(a.seed) || a.seed < 0) throw new Error('--seed must be a non-negative integer');
-  return a;
+function parseCommandLine(argv: string[]): Args {
+  const o = parseOptions(argv, {
+    model: { type: 'string' },
+    fpr: { type: 'string' },
+    inserted: { type: 'string' },
+    seed: { type: 'string' },
+    data: { type: 'string' },
+    threads: { type: 'string' },
+    out: { type: 'string' },
+    json: { type: 'string' },
+    'skip-real': { type: 'boolean' },
+    record: { type: 'string' },
+    'record-manifest': { type: 'string' },
+  });
+  return {
+    model: o.model ?? 'models/lens-ulb',
+    fpr: o.fpr,
+    inserted: countOption(o.inserted, 'inserted', 4),
+    seed: countOption(o.seed, 'seed', 8101),
+    data: o.data ?? DEFAULT_DATA,
+    threads: countOption(o.threads, 'threads', 0),
+    out: o.out,
+    json: o.json,
+    skipReal: o['skip-real'] ?? false,
+    record: o.record,
+    recordManifest: o['record-manifest'] ?? 'models/lens-fpr/model.json',
+  };
 }
 
 function readTruth(dir: string): TruthFile | undefined {
@@ -89,7 +92,7 @@ function locate(lesions: Lesion[], box: TruthStudy['lesions'][number]['bboxLPS']
 }
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const args = parseCommandLine(process.argv.slice(2));
   const cfg = loadConfig({});
   const detector = await loadDetector(args.model, { executionProviders: ['cpu'], threads: args.threads, batchSize: 4 }, { scoreThreshold: 0 }, args.fpr === 'none' ? null : args.fpr);
   const op = detector.lesionThreshold({ ...detector.options, scoreThreshold: undefined });

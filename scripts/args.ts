@@ -1,0 +1,49 @@
+/**
+ * Command-line options of the scripts in scripts/: node:util's parseArgs in strict mode (an unknown option, a
+ * missing value or a stray positional is refused), with its messages made short and numbers checked, so that a
+ * typo fails at once instead of after minutes of detection with a default silently in its place.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** The values of `options` in `argv` (long names without the dashes); absent options are undefined. */
+export function parseOptions<O extends Options>(argv: string[], options: O) {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const known = Object.entries(options)
+      .map(([k, o]) => (o.type === 'string' ? `--${k} V` : `--${k}`))
+      .join(' ');
+    // Node's own sentence up to its first full stop: the rest is advice about positionals, which no script takes.
+    if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+      throw new Error(`${err.message.split('. ')[0]}; options: ${known}`);
+    throw err;
+  }
+}
+
+/** A finite number given as `--name value`, or `fallback` when the option is absent. */
+export function numberOption(value: string | undefined, name: string, fallback: number): number;
+export function numberOption(value: string | undefined, name: string): number | undefined;
+export function numberOption(value: string | undefined, name: string, fallback?: number): number | undefined {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new Error(`--${name} must be a number, got "${value}"`);
+  return n;
+}
+
+/** A non-negative integer (a count, a seed, a thread count) given as `--name value`, or `fallback`. */
+export function countOption(value: string | undefined, name: string, fallback: number): number;
+export function countOption(value: string | undefined, name: string): number | undefined;
+export function countOption(value: string | undefined, name: string, fallback?: number): number | undefined {
+  const n = numberOption(value, name);
+  if (n === undefined) return fallback;
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${value}`);
+  return n;
+}
+
+/** A comma-separated list given as `--name a,b,c` (empty items dropped), or [] when absent. */
+export function listOption(value: string | undefined): string[] {
+  return (value ?? '').split(',').filter(Boolean);
+}

@@ -13,19 +13,16 @@ import { loadDetector } from '../src/detect/detector';
 import { StackBuilder } from '../src/detect/preprocess';
 import { generateStudy } from '../src/synth/study';
 import { writeStudyDicom } from '../src/synth/write-dicom';
+import { countOption, parseOptions } from '../scripts/args';
 
 const repo = path.resolve(__dirname, '..');
 
-function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
-}
-
 async function main(): Promise<void> {
-  const slices = arg('slices', 300);
-  const size = arg('size', 512);
-  const seed = arg('seed', 31337);
-  const threads = arg('threads', 0);
+  const o = parseOptions(process.argv.slice(2), { values: ['slices', 'size', 'seed', 'threads'] });
+  const slices = countOption(o.slices, 'slices', 300);
+  const size = countOption(o.size, 'size', 512);
+  const seed = countOption(o.seed, 'seed', 31337);
+  const threads = countOption(o.threads, 'threads', 0);
   const cpu = os.cpus();
   console.log(`machine: ${cpu[0]?.model ?? 'unknown'}, ${cpu.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, node ${process.version}`);
 

@@ -16,14 +16,12 @@ import { storescu } from '../src/listener/storescu';
 import { freePort } from '../src/pacs/free-port';
 import { OrthancProcess } from '../src/pacs/orthanc-process';
 import { startService } from '../src/server/service';
+import { numberOption, parseOptions } from '../scripts/args';
 
 async function main(): Promise<void> {
-  const arg = (name: string, dflt: string) => {
-    const i = process.argv.indexOf(name);
-    return i > 0 ? process.argv[i + 1] : dflt;
-  };
-  const studyDir = path.resolve(arg('--study', path.resolve(__dirname, '../../shared/data/ct/pancreas-ct-cb-001/CT')));
-  const stableAge = Number(arg('--stable-age', '2'));
+  const o = parseOptions(process.argv.slice(2), { values: ['study', 'stable-age'] });
+  const studyDir = path.resolve(o.study ?? path.resolve(__dirname, '../../shared/data/ct/pancreas-ct-cb-001/CT'));
+  const stableAge = numberOption(o['stable-age'], 'stable-age', 2);
   if (!fs.existsSync(studyDir)) throw new Error(`${studyDir}: not found`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-bench-'));
   const port = await freePort();

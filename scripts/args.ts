@@ -1,16 +1,30 @@
 /**
- * Command-line options of the scripts in scripts/: node:util's parseArgs in strict mode (an unknown option, a
+ * Command-line options of the scripts in scripts/ and bench/: node:util's parseArgs in strict mode (an unknown option, a
  * missing value or a stray positional is refused), with its messages made short and numbers checked, so that a
  * typo fails at once instead of after minutes of detection with a default silently in its place.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
-type Options = NonNullable<ParseArgsConfig['options']>;
+/** Option names without the dashes: `values` take one value (last wins), `flags` none, `repeated` one per use. */
+export interface OptionNames<V extends string, F extends string, R extends string> {
+  values?: readonly V[];
+  flags?: readonly F[];
+  repeated?: readonly R[];
+}
 
-/** The values of `options` in `argv` (long names without the dashes); absent options are undefined. */
-export function parseOptions<O extends Options>(argv: string[], options: O) {
+export type OptionValues<V extends string, F extends string, R extends string> = Partial<Record<V, string> & Record<F, boolean> & Record<R, string[]>>;
+
+/** The options given in `argv`; an absent option is undefined. */
+export function parseOptions<V extends string = never, F extends string = never, R extends string = never>(
+  argv: string[],
+  names: OptionNames<V, F, R>,
+): OptionValues<V, F, R> {
+  const options: NonNullable<ParseArgsConfig['options']> = {};
+  for (const n of names.values ?? []) options[n] = { type: 'string' };
+  for (const n of names.flags ?? []) options[n] = { type: 'boolean' };
+  for (const n of names.repeated ?? []) options[n] = { type: 'string', multiple: true };
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as OptionValues<V, F, R>;
   } catch (e) {
     const err = e as Error & { code?: string };
     const known = Object.entries(options)

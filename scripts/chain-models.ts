@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseOptions } from './args';
 
 export function writeChainedModel(detectorDir: string, classifierDir: string, out: string): void {
   const m = JSON.parse(fs.readFileSync(path.join(detectorDir, 'model.json'), 'utf8'));
@@ -18,13 +19,9 @@ export function writeChainedModel(detectorDir: string, classifierDir: string, ou
 }
 
 if (require.main === module) {
-  const arg = (name: string, dflt?: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    const v = i >= 0 ? process.argv[i + 1] : dflt;
-    if (v === undefined) throw new Error(`--${name} is required`);
-    return v;
-  };
-  const out = arg('out');
-  writeChainedModel(arg('detector', 'models/lens-ulb'), arg('classifier', 'models/lens-fpr'), out);
+  const o = parseOptions(process.argv.slice(2), { values: ['out', 'detector', 'classifier'] });
+  const out = o.out;
+  if (out === undefined) throw new Error('--out is required');
+  writeChainedModel(o.detector ?? 'models/lens-ulb', o.classifier ?? 'models/lens-fpr', out);
   process.stdout.write(`wrote ${out}/model.json (detector + proposal classifier)\n`);
 }

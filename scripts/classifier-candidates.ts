@@ -49,18 +49,7 @@ interface Args {
 
 function parseCommandLine(argv: string[]): Args {
   const o = parseOptions(argv, {
-    out: { type: 'string' },
-    model: { type: 'string' },
-    'phantom-seed': { type: 'string' },
-    phantoms: { type: 'string' },
-    'phantom-size': { type: 'string' },
-    backgrounds: { type: 'string' },
-    'insert-seed': { type: 'string' },
-    inserted: { type: 'string' },
-    'min-score': { type: 'string' },
-    top: { type: 'string' },
-    'ignore-top': { type: 'string' },
-    'ignore-score': { type: 'string' },
+    values: ['out', 'model', 'phantom-seed', 'phantoms', 'phantom-size', 'backgrounds', 'insert-seed', 'inserted', 'min-score', 'top', 'ignore-top', 'ignore-score'],
   });
   const a: Args = {
     out: o.out ?? '',

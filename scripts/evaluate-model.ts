@@ -54,19 +54,8 @@ const TEST_SEEDS = [9001, 9002];
 
 function parseCommandLine(argv: string[]): Args {
   const o = parseOptions(argv, {
-    studies: { type: 'string' },
-    seed: { type: 'string' },
-    model: { type: 'string' },
-    threshold: { type: 'string' },
-    threads: { type: 'string' },
-    out: { type: 'string' },
-    cache: { type: 'string' },
-    'generate-only': { type: 'boolean' },
-    'chain-score': { type: 'string' },
-    'min-single-score': { type: 'string' },
-    'write-manifest': { type: 'boolean' },
-    'set-operating-point': { type: 'string' },
-    tta: { type: 'string' },
+    values: ['studies', 'seed', 'model', 'threshold', 'threads', 'out', 'cache', 'chain-score', 'min-single-score', 'set-operating-point', 'tta'],
+    flags: ['generate-only', 'write-manifest'],
   });
   const chainScore = o['chain-score'];
   if (chainScore !== undefined && chainScore !== 'max' && chainScore !== 'meanTop2' && chainScore !== 'meanTop3')

@@ -47,18 +47,7 @@ interface Args {
 }
 
 function parseCommandLine(argv: string[]): Args {
-  const o = parseOptions(argv, {
-    fpr: { type: 'string' },
-    model: { type: 'string' },
-    'phantom-seed': { type: 'string' },
-    phantoms: { type: 'string' },
-    'phantom-size': { type: 'string' },
-    backgrounds: { type: 'string' },
-    'insert-seed': { type: 'string' },
-    inserted: { type: 'string' },
-    'set-operating-point': { type: 'string' },
-    record: { type: 'string' },
-  });
+  const o = parseOptions(argv, { values: ['fpr', 'model', 'phantom-seed', 'phantoms', 'phantom-size', 'backgrounds', 'insert-seed', 'inserted', 'set-operating-point', 'record'] });
   const a: Args = {
     fpr: o.fpr ?? 'models/lens-fpr',
     model: o.model ?? 'models/lens-ulb',

@@ -42,19 +42,7 @@ interface Args {
 }
 
 function parseCommandLine(argv: string[]): Args {
-  const o = parseOptions(argv, {
-    model: { type: 'string' },
-    fpr: { type: 'string' },
-    inserted: { type: 'string' },
-    seed: { type: 'string' },
-    data: { type: 'string' },
-    threads: { type: 'string' },
-    out: { type: 'string' },
-    json: { type: 'string' },
-    'skip-real': { type: 'boolean' },
-    record: { type: 'string' },
-    'record-manifest': { type: 'string' },
-  });
+  const o = parseOptions(argv, { values: ['model', 'fpr', 'inserted', 'seed', 'data', 'threads', 'out', 'json', 'record', 'record-manifest'], flags: ['skip-real'] });
   return {
     model: o.model ?? 'models/lens-ulb',
     fpr: o.fpr,

@@ -10,21 +10,18 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { countOption, numberOption, parseOptions } from './args';
 import { DEFAULT_FUZZ_OPTIONS, generateCorpus, runLens, verdict, writeCorpus, type Verdict } from '../test/helpers/fuzz-corpus';
 
 const MAX_RSS_MB = 1024;
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? process.argv[i + 1] : undefined;
-}
-
 function main(): number {
-  const seed = Number(arg('seed') ?? 1);
-  const variants = Number(arg('variants') ?? DEFAULT_FUZZ_OPTIONS.variants);
-  const limitS = Number(arg('timeout') ?? 10);
-  const out = arg('out') ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lens-fuzz-'));
-  const detect = !process.argv.includes('--no-detect');
+  const o = parseOptions(process.argv.slice(2), { values: ['seed', 'out', 'variants', 'timeout'], flags: ['no-detect'] });
+  const seed = countOption(o.seed, 'seed', 1);
+  const variants = countOption(o.variants, 'variants', DEFAULT_FUZZ_OPTIONS.variants);
+  const limitS = numberOption(o.timeout, 'timeout', 10);
+  const out = o.out ?? fs.mkdtempSync(path.join(os.tmpdir(), 'lens-fuzz-'));
+  const detect = !o['no-detect'];
   const cases = generateCorpus({ ...DEFAULT_FUZZ_OPTIONS, seed, variants });
   const dirs = writeCorpus(cases, out);
   process.stdout.write(`corpus: ${cases.length} cases (seed ${seed}) in ${out}\n`);

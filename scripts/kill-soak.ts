@@ -17,6 +17,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Job, JourneyEvent } from '../src/jobs/types';
 import { storescu } from '../src/listener/storescu';
+import { Rng } from '../src/synth/rng';
+import { countOption, parseOptions } from './args';
 import { api, copyStudy, disposeStack, jobsOf, newUid, seriesByModality, ServiceChild, SHARED_CT, startStack, waitFor } from '../test/integration/service/stack';
 
 const SOURCES = [
@@ -24,29 +26,16 @@ const SOURCES = [
   { name: 'pancreas', dir: path.join(SHARED_CT, 'pancreas-ct-cb-001/CT') },
 ];
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
-/** Deterministic by seed (mulberry32), so that a run can be repeated. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FINAL = ['succeeded', 'skipped', 'failed', 'dead', 'quarantined'];
 
 async function main(): Promise<number> {
-  const totalKills = arg('kills', 20);
-  const maxDelayMs = arg('max-delay-ms', 6000);
-  const rand = random(arg('seed', 1));
+  const o = parseOptions(process.argv.slice(2), { values: ['kills', 'max-delay-ms', 'seed'] });
+  const totalKills = countOption(o.kills, 'kills', 20);
+  const maxDelayMs = countOption(o['max-delay-ms'], 'max-delay-ms', 6000);
+  const rng = Rng.unmixed(countOption(o.seed, 'seed', 1));
+  const rand = () => rng.next();
   const stack = await startStack({ push: true, stableAge: 1, config: { jobs: { leaseSeconds: 5, backoffSeconds: 1, maxBackoffSeconds: 4 } } });
   const service = new ServiceChild(stack);
   const capPerJob = stack.config.jobs.poisonAfterDeaths - 1;

@@ -21,6 +21,7 @@ import { readManifest } from '../src/detect/load-manifest';
 import { InPlaneGrid } from '../src/detect/preprocess';
 import type { Volume } from '../src/dicom/volume';
 import { evaluate } from '../src/eval/froc';
+import { countOption, numberOption, parseOptions, type OptionValues } from './args';
 import { readCachedStudy } from './study-cache';
 
 type Geometry = Omit<Volume, 'data'>;
@@ -31,25 +32,16 @@ interface Dump {
   detections: PositionedDetection[];
 }
 
-function argValues(argv: string[], key: string): string[] {
-  const out: string[] = [];
-  argv.forEach((a, i) => {
-    if (a === key) {
-      if (argv[i + 1] === undefined) throw new Error(`${key} needs a value`);
-      out.push(argv[i + 1]);
-    }
-  });
-  return out;
-}
+const OPTIONS = { values: ['dump', 'cache', 'seed', 'studies', 'model', 'threshold', 'replay'], repeated: ['options'] } as const;
+type Values = OptionValues<(typeof OPTIONS.values)[number], never, (typeof OPTIONS.repeated)[number]>;
 
-async function dump(argv: string[]): Promise<void> {
-  const dir = argValues(argv, '--dump')[0];
-  const cache = argValues(argv, '--cache')[0];
-  const seed = Number(argValues(argv, '--seed')[0]);
-  const studies = Number(argValues(argv, '--studies')[0] ?? 30);
-  if (!cache || !Number.isInteger(seed)) throw new Error('--dump needs --cache DIR and --seed N');
-  const model = argValues(argv, '--model')[0] ?? 'models/lens-ulb';
-  const threshold = Number(argValues(argv, '--threshold')[0] ?? 0.05);
+async function dump(dir: string, o: Values): Promise<void> {
+  const cache = o.cache;
+  const seed = countOption(o.seed, 'seed');
+  const studies = countOption(o.studies, 'studies', 30);
+  if (!cache || seed === undefined) throw new Error('--dump needs --cache DIR and --seed N');
+  const model = o.model ?? 'models/lens-ulb';
+  const threshold = numberOption(o.threshold, 'threshold', 0.05);
   const detector = await loadDetector(model, { executionProviders: ['cpu'], threads: 0, batchSize: 4 }, { candidateThreshold: threshold, scoreThreshold: 0 });
   fs.mkdirSync(dir, { recursive: true });
   for (let s = 0; s < studies; s++) {
@@ -65,15 +57,14 @@ async function dump(argv: string[]): Promise<void> {
   await detector.dispose();
 }
 
-function replay(argv: string[]): void {
-  const dir = argValues(argv, '--replay')[0];
-  const { manifest } = readManifest(argValues(argv, '--model')[0] ?? 'models/lens-ulb');
+function replay(dir: string, o: Values): void {
+  const { manifest } = readManifest(o.model ?? 'models/lens-ulb');
   const dumps = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
     .sort()
     .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Dump);
-  const variants = argValues(argv, '--options');
+  const variants = o.options ?? [];
   for (const v of variants.length ? variants : ['{}']) {
     const o = JSON.parse(v) as { lesion?: object; link?: object };
     const opts = { lesion: { ...DEFAULT_LESION_OPTIONS, ...o.lesion }, link: { ...DEFAULT_LINK, ...o.link } };
@@ -95,8 +86,14 @@ function replay(argv: string[]): void {
   }
 }
 
-const argv = process.argv.slice(2);
-(argv.includes('--dump') ? dump(argv) : Promise.resolve(replay(argv))).catch((e) => {
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2), OPTIONS);
+  if (o.dump !== undefined) await dump(o.dump, o);
+  else if (o.replay !== undefined) replay(o.replay, o);
+  else throw new Error('--dump DIR or --replay DIR is required');
+}
+
+main().catch((e) => {
   process.stderr.write(`tune-postprocess: ${(e as Error).message}\n`);
   process.exit(1);
 });

@@ -12,6 +12,13 @@ export class Rng {
     this.state = hash32(seed >>> 0, Math.floor(seed / 4294967296) >>> 0) || 0x9e3779b9;
   }
 
+  /** Plain mulberry32 started at the seed itself (no mixing): the sequence the fuzz corpus and kill soak were made with. */
+  static unmixed(seed: number): Rng {
+    const r = new Rng(0);
+    r.state = seed >>> 0;
+    return r;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) | 0);

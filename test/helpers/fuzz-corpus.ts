@@ -8,6 +8,7 @@
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { Rng } from '../../src/synth/rng';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dcmjs = require('dcmjs');
@@ -41,17 +42,6 @@ export interface FuzzOptions {
 
 export const DEFAULT_FUZZ_OPTIONS: FuzzOptions = { seed: 1, variants: 3, depths: [3000, 20000, 100000], seriesSlices: 24, sourceSeries: DEFAULT_SOURCE_SERIES };
 
-/** mulberry32: small, seedable, the same numbers on every machine. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Dataset = Record<string, any>;
 
@@ -136,8 +126,8 @@ function setLength(buf: Buffer, e: Element, len: number): Buffer {
 
 /** Every case of the corpus, from the first slices of `sourceSeries`. */
 export function generateCorpus(o: FuzzOptions): FuzzCase[] {
-  const random = rng(o.seed);
-  const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
+  const rng = Rng.unmixed(o.seed);
+  const int = (lo: number, hi: number) => rng.int(lo, hi);
   const sources = fs.readdirSync(o.sourceSeries).filter((f) => f.endsWith('.dcm')).sort().slice(0, o.seriesSlices);
   if (sources.length < o.seriesSlices) throw new Error(`${o.sourceSeries} holds fewer than ${o.seriesSlices} slices`);
   const datasets = sources.map((f) => readDataset(path.join(o.sourceSeries, f)));

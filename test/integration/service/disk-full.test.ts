@@ -122,7 +122,12 @@ function fillDisk(): void {
       return counts.queued + counts.running + counts['failed-retrying'] === 0;
     }, 120000, 'the queue to drain');
     for (const s of studies) {
-      const jobs = await jobsOf(stack, s.studyUID);
+      // An own-output event may still arrive after the drain (Orthanc's StableAge): wait until this study's jobs end.
+      const final = ['succeeded', 'skipped', 'failed', 'dead', 'quarantined'];
+      const jobs = await waitFor(async () => {
+        const j = await jobsOf(stack, s.studyUID);
+        return j.every((x) => final.includes(x.state)) && j;
+      }, 120000, `the jobs of study ${s.studyUID} to end`);
       expect(jobs.filter((j) => j.state === 'succeeded')).toHaveLength(1);
       const others = jobs.filter((j) => j.state !== 'succeeded' && j.state !== 'skipped');
       expect(others.map((j) => ({ id: j.id, source: j.source, state: j.state, reason: j.reason, error: j.lastError }))).toEqual([]);

@@ -6,15 +6,11 @@
  * with those outputs, without analysing the study again.
  */
 import Database from 'better-sqlite3';
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Job, JourneyEvent } from '../../../src/jobs/types';
-import { storescu } from '../../../src/listener/storescu';
 import { journeyOf, killWhenEntering } from './kill-journey';
-import { copyStudy, jobsOf, newUid, seriesByModality, type ServiceChild, SHARED_CT, type Stack, useServiceStack, waitFor } from './stack';
+import { jobsOf, sendLungCopy, seriesByModality, type ServiceChild, type Stack, useServiceStack, waitFor } from './stack';
 
-const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
-const srcFiles = () => fs.readdirSync(SRC).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(SRC, f));
 
 let stack: Stack;
 let service: ServiceChild;
@@ -59,11 +55,7 @@ let study: string;
 let first: Job;
 
 test('killed in fetch, detect and store: the job is taken up after each death and succeeds, one SR and one SEG', async () => {
-  study = newUid();
-  const files = await copyStudy(srcFiles(), path.join(stack.dir, 'studies', 'kills'), {
-    studyUID: study, seriesUID: newUid(), patientName: 'PHANTOM^KILLS', patientID: 'PH-KILLS',
-  });
-  await storescu([path.dirname(files[0])], { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
+  study = await sendLungCopy(stack, 'KILLS');
   const job = await waitFor(async () => (await jobsOf(stack, study))[0], 120000, 'the job');
   let attempt = 1;
   for (const stage of ['fetched', 'detected', 'stored']) attempt = (await killWhenEntering(stack, service, job.id, stage, attempt, 240000)) + 1;

@@ -7,14 +7,9 @@
  * it would, and starts the service again, as a supervisor would. The service cannot tell that death from a real
  * crash: it only knows, from the stage the job had recorded before the kill, where its worker died.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { storescu } from '../../../src/listener/storescu';
 import { journeyOf, killWhenEntering } from './kill-journey';
-import { api, copyStudy, jobsOf, newUid, type ServiceChild, SHARED_CT, type Stack, useServiceStack, waitFor } from './stack';
+import { api, jobsOf, sendLungCopy, type ServiceChild, type Stack, useServiceStack, waitFor } from './stack';
 
-const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
-const srcFiles = () => fs.readdirSync(SRC).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(SRC, f));
 
 let stack: Stack;
 let service: ServiceChild;
@@ -28,21 +23,12 @@ beforeAll(() => {
   ({ stack, service } = suite);
 });
 
-async function sendStudy(name: string): Promise<string> {
-  const studyUID = newUid();
-  const files = await copyStudy(srcFiles(), path.join(stack.dir, 'studies', name), {
-    studyUID, seriesUID: newUid(), patientName: `PHANTOM^${name}`, patientID: `PH-${name}`,
-  });
-  await storescu([path.dirname(files[0])], { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
-  return studyUID;
-}
-
 test('a study that kills the service in detection is quarantined after two deaths; the study sent after it is analysed', async () => {
-  const poison = await sendStudy('poison');
+  const poison = await sendLungCopy(stack, 'poison');
   const job = await waitFor(async () => (await jobsOf(stack, poison))[0], 120000, 'the poison job');
   const killed = await killWhenEntering(stack, service, job.id, 'detected', 1, 240000);
   // Sent while the poison study waits to be taken up again.
-  const good = await sendStudy('good');
+  const good = await sendLungCopy(stack, 'good');
   await waitFor(async () => (await jobsOf(stack, good))[0], 60000, 'the good job');
   await killWhenEntering(stack, service, job.id, 'detected', killed + 1, 300000);
 

@@ -4,29 +4,16 @@
  * being dead-lettered. Both are driven by the job's journey (what has happened), not by sleeps: the kill comes
  * once a stage has been recorded, Orthanc comes back once a failed attempt has been recorded.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { SqliteJobStore } from '../../../src/jobs/sqlite-store';
 import type { Job, JourneyEvent } from '../../../src/jobs/types';
-import { storescu } from '../../../src/listener/storescu';
-import { api, copyStudy, jobsOf, newUid, seriesByModality, ServiceChild, SHARED_CT, type Stack, useServiceStack, waitFor } from './stack';
+import { journeyOf } from './kill-journey';
+import { api, jobsOf, sendLungCopy, seriesByModality, ServiceChild, type Stack, useServiceStack, waitFor } from './stack';
 
-const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
-const srcFiles = () => fs.readdirSync(SRC).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(SRC, f));
 
 let stack: Stack;
 let service: ServiceChild;
 
-async function sendStudy(name: string): Promise<string> {
-  const studyUID = newUid();
-  const files = await copyStudy(srcFiles(), path.join(stack.dir, 'studies', name), {
-    studyUID, seriesUID: newUid(), patientName: `PHANTOM^${name}`, patientID: `PH-${name}`,
-  });
-  await storescu([path.dirname(files[0])], { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
-  return studyUID;
-}
-
-const journeyOf = async (id: number) => (await api<{ journey: JourneyEvent[] }>(stack, `/api/jobs/${id}`)).journey;
 
 const succeeded = (uid: string, timeoutMs: number) =>
   waitFor(async () => (await jobsOf(stack, uid)).find((j) => j.state === 'succeeded'), timeoutMs, `success of ${uid}`);
@@ -55,11 +42,11 @@ beforeAll(() => {
 });
 
 test('SIGKILL in the middle of a job: after a restart the job completes, one SR, one SEG', async () => {
-  const uid = await sendStudy('crash');
+  const uid = await sendLungCopy(stack, 'crash');
   // Series selected: the fetch stage has started (the stages after it take seconds).
   const running = await waitFor(async () => {
     const j = (await jobsOf(stack, uid)).find((x) => x.state === 'running');
-    return j && (await journeyOf(j.id)).some((e) => e.event === 'selected') ? j : undefined;
+    return j && (await journeyOf(stack, j.id)).some((e) => e.event === 'selected') ? j : undefined;
   }, 120000, 'the series to be selected');
   await service.kill('SIGKILL');
   // What the kill interrupted, read from the database the dead service left behind.
@@ -76,7 +63,7 @@ test('SIGKILL in the middle of a job: after a restart the job completes, one SR,
   await service.start();
   const done = await succeeded(uid, 180000);
   expect(done.id).toBe(running.id);
-  const events = (await journeyOf(done.id)).map((e) => e.event);
+  const events = (await journeyOf(stack, done.id)).map((e) => e.event);
   if (interrupted) {
     // The new process took the job over once the dead one's lease expired, and ran it to the end.
     expect(done.attempts).toBe(2);
@@ -95,8 +82,8 @@ test('SIGKILL in the middle of a job: after a restart the job completes, one SR,
 }, 400000);
 
 test('Orthanc down while jobs run: the failed attempt is retried once Orthanc is back, nothing dead-lettered', async () => {
-  const a = await sendStudy('outage-a');
-  const b = await sendStudy('outage-b');
+  const a = await sendLungCopy(stack, 'outage-a');
+  const b = await sendLungCopy(stack, 'outage-b');
   const jobA = await waitFor(async () => (await jobsOf(stack, a)).find((j) => j.state === 'running'), 120000, 'the first job to run');
   await waitFor(async () => (await jobsOf(stack, b)).length > 0, 120000, 'the second job to be queued');
   const jobB = (await jobsOf(stack, b))[0];
@@ -104,7 +91,7 @@ test('Orthanc down while jobs run: the failed attempt is retried once Orthanc is
   // Down until a job has recorded how its attempt failed (whichever reached the PACS first).
   const failure = await waitFor(async () => {
     for (const j of [jobA, jobB]) {
-      const e = (await journeyOf(j.id)).find((x) => ['retry', 'error', 'dead'].includes(x.event));
+      const e = (await journeyOf(stack, j.id)).find((x) => ['retry', 'error', 'dead'].includes(x.event));
       if (e) return e;
     }
     return undefined;
@@ -115,7 +102,7 @@ test('Orthanc down while jobs run: the failed attempt is retried once Orthanc is
 
   const [ja, jb] = await Promise.all([succeeded(a, 240000), succeeded(b, 240000)]);
   expect([ja.id, jb.id]).toEqual([jobA.id, jobB.id]);
-  const retried = (await journeyOf(failure.jobId)).filter((e) => e.event === 'retry');
+  const retried = (await journeyOf(stack, failure.jobId)).filter((e) => e.event === 'retry');
   expect(retried.length).toBeGreaterThan(0);
   expect((await api(stack, '/api/jobs?state=dead')).jobs).toHaveLength(0);
 }, 400000);

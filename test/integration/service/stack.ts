@@ -10,6 +10,7 @@ import path from 'node:path';
 import { configSchema, type LensConfig } from '../../../src/config/schema';
 import type { Job } from '../../../src/jobs/types';
 import { lensOrthancOptions } from '../../../src/listener/orthanc-setup';
+import { storescu } from '../../../src/listener/storescu';
 import { freePort } from '../../../src/pacs/free-port';
 import { OrthancProcess } from '../../../src/pacs/orthanc-process';
 import { startService, type RunningService } from '../../../src/server/service';
@@ -195,6 +196,21 @@ export async function copyStudy(
   ];
   for (let i = 0; i < files.length; i += 200) await run('dcmodify', [...args, ...files.slice(i, i + 200)]);
   return files;
+}
+
+/**
+ * A fresh copy of the real chest CT lung-dx-a0001 (series 3) under new study/series UIDs and a phantom patient,
+ * sent by C-STORE as a scanner would; returns its StudyInstanceUID.
+ */
+export async function sendLungCopy(s: Stack, name: string): Promise<string> {
+  const src = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
+  const srcFiles = fs.readdirSync(src).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(src, f));
+  const studyUID = newUid();
+  const files = await copyStudy(srcFiles, path.join(s.dir, 'studies', name), {
+    studyUID, seriesUID: newUid(), patientName: `PHANTOM^${name}`, patientID: `PH-${name}`,
+  });
+  await storescu([path.dirname(files[0])], { port: s.orthanc.dicomPort, calledAet: s.orthanc.aet });
+  return studyUID;
 }
 
 export function newUid(): string {

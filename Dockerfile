@@ -1,4 +1,4 @@
-# lens-pacs service image: `lens serve` (listeners, workers, web server).
+# lens-pacs service image: `lens serve` (listeners, workers, web server). The user is uid 10001 (Kubernetes runAsUser).
 #   docker build -t lens-pacs --target cpu .            CPU (onnxruntime-node's bundled CPU provider)
 #   docker build -t lens-pacs:gpu --target gpu .        CUDA 12 (needs the NVIDIA container toolkit on the host)
 # The application files both targets run (sources run through tsx: no build step).
@@ -18,7 +18,7 @@ ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc* ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=app-files /app ./
-RUN useradd --system --home /app lens && mkdir -p /data && chown lens /data
+RUN useradd --system --uid 10001 --home /app lens && mkdir -p /data && chown lens /data
 USER lens
 ENV LENS__WORKDIR=/data LENS__SERVER__HOST=0.0.0.0
 EXPOSE 8700
@@ -27,8 +27,9 @@ ENTRYPOINT ["node", "bin/lens.js"]
 CMD ["serve"]
 
 # GPU: CUDA 12 + cuDNN runtime, Node 20, and onnxruntime-node's CUDA binaries (downloaded at build time).
+# python3, make and g++: better-sqlite3 builds from source when no prebuilt binary matches (node:20-bookworm has them).
 FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 AS gpu
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl gnupg \
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl gnupg python3 make g++ \
  && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - \
  && apt-get install -y --no-install-recommends nodejs && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
@@ -36,9 +37,10 @@ ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=cuda12
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY --from=app-files /app ./
-RUN useradd --system --home /app lens && mkdir -p /data && chown lens /data
+RUN useradd --system --uid 10001 --home /app lens && mkdir -p /data && chown lens /data
 USER lens
-ENV LENS__WORKDIR=/data LENS__SERVER__HOST=0.0.0.0 LENS__MODEL__EXECUTIONPROVIDERS='["cuda","cpu"]'
+ENV LENS__WORKDIR=/data LENS__SERVER__HOST=0.0.0.0 LENS__MODEL__EXECUTIONPROVIDERS='["cuda","cpu"]' LENS__NODE__GPUS=1
 EXPOSE 8700
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8700/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 ENTRYPOINT ["node", "bin/lens.js"]
 CMD ["serve"]

@@ -6,11 +6,12 @@
  * study's jobs as the job store records them, and exits 1 unless every study has exactly one SR and one SEG and a
  * succeeded job whose outputs are those series.
  *
- *   node -r tsx/cjs scripts/kill-soak.ts [--kills 20] [--max-delay-ms 6000] [--seed 1]
+ *   node -r tsx/cjs scripts/kill-soak.ts [--kills 20] [--max-delay-ms 6000] [--seed 1] [--kills-per-job 4]
  *
- * Kills per job are capped at jobs.poisonAfterDeaths - 1: that many deaths of one job in one stage is, by design,
- * what a poison study looks like from inside the service (docs/service.md), and such a job is quarantined. With
- * the default of 3, each study is killed at most twice, so 20 kills make 10 studies (5 rounds of 2).
+ * Kills of the whole service are lost services, not deaths (docs/service.md): they count neither toward the poison
+ * rule nor toward maxAttempts. Each job is killed up to --kills-per-job times (default 4: above the default
+ * jobs.poisonAfterDeaths of 3), so the soak also shows that no study is quarantined or
+ * dead-lettered by kills; with 20 kills and 4 per job, 6 studies (3 rounds of 2).
  * Not part of the test suite: it takes several minutes.
  */
 import fs from 'node:fs';
@@ -31,14 +32,14 @@ const SOURCES = [
 const FINAL = ['succeeded', 'skipped', 'failed', 'dead', 'quarantined'];
 
 async function main(): Promise<number> {
-  const o = parseOptions(process.argv.slice(2), { values: ['kills', 'max-delay-ms', 'seed'] });
+  const o = parseOptions(process.argv.slice(2), { values: ['kills', 'max-delay-ms', 'seed', 'kills-per-job'] });
   const totalKills = countOption(o.kills, 'kills', 20);
   const maxDelayMs = countOption(o['max-delay-ms'], 'max-delay-ms', 6000);
   const rng = Rng.unmixed(countOption(o.seed, 'seed', 1));
   const rand = () => rng.next();
   const stack = await startStack({ push: true, stableAge: 1, config: { jobs: { leaseSeconds: 5, backoffSeconds: 1, maxBackoffSeconds: 4 } } });
   const service = new ServiceChild(stack);
-  const capPerJob = stack.config.jobs.poisonAfterDeaths - 1;
+  const capPerJob = countOption(o['kills-per-job'], 'kills-per-job', 4);
   const studies: { uid: string; source: string }[] = [];
   const killsOf = new Map<number, number>();
   const kills: { job: number; source: string; stage: string; afterMs: number }[] = [];

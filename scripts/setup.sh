@@ -18,6 +18,9 @@ command -v storescu >/dev/null         || need_apt+=(dcmtk)
 command -v dciodvfy >/dev/null         || need_apt+=(dicom3tools)
 command -v chromium >/dev/null         || need_apt+=(chromium)
 command -v sqlite3 >/dev/null          || need_apt+=(sqlite3)
+# PostgreSQL server for the network job store's tests (Debian keeps its binaries off PATH, under a versioned folder).
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+[ -x "$(pg_bin)/postgres" ]            || need_apt+=(postgresql)
 /usr/bin/python3 -c 'import torch, numpy, scipy' 2>/dev/null || need_apt+=(python3-torch python3-numpy python3-scipy)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -30,6 +33,11 @@ fi
 if command -v systemctl >/dev/null && systemctl is-active --quiet orthanc 2>/dev/null; then
   systemctl stop orthanc || true
 fi
+# Likewise Debian's PostgreSQL cluster: the tests start their own server (src/jobs/postgres-process.ts).
+if command -v systemctl >/dev/null && systemctl is-active --quiet postgresql 2>/dev/null; then
+  systemctl stop postgresql || true
+fi
+echo "setup: PostgreSQL server binaries in $(pg_bin) (found by the tests; LENS_PG_BIN overrides)"
 
 stamp=node_modules/.lens-setup-stamp
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then

@@ -36,7 +36,7 @@ const INTERNAL_REASON = 'internal';
  * Error codes Node (net, dns) and undici (fetch) put on failures to reach a server, on the error or its cause
  * (fetch rejects with TypeError("fetch failed") whose cause holds the code). A later try can succeed.
  */
-const UNREACHABLE_CODES = new Set([
+export const UNREACHABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
   'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_CLOSED',
 ]);

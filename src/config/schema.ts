@@ -2,8 +2,23 @@
  * The one typed configuration of lens-pacs. Every section has defaults that run the local demo; a config file
  * (JSON) and environment variables override them (see load.ts). Each stage reads only its own section.
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DICOM_LIMITS } from '../dicom/limits';
+
+/** Schemas of keys that hold a file or folder path: load.ts resolves them against the config file's folder. */
+export const PATH_SCHEMAS = new WeakSet<z.ZodTypeAny>();
+/**
+ * A file or folder path. Relative values are resolved against the folder of the config file (the working
+ * directory only when there is none), so that one config works under systemd as from a shell.
+ */
+export function pathString(): z.ZodString {
+  const s = z.string().min(1);
+  PATH_SCHEMAS.add(s);
+  return s;
+}
+/** The repository (or installed package) root: the shipped model's default folder does not depend on the cwd. */
+const PACKAGE_ROOT = path.resolve(__dirname, '../..');
 
 const auth = z
   .discriminatedUnion('type', [
@@ -76,7 +91,7 @@ export const selectionSchema = z
 export const configSchema = z
   .object({
     /** Folder for the job database, the change-feed cursor and downloaded series. */
-    workDir: z.string().default('.lens'),
+    workDir: pathString().default('.lens'),
     pacs: z
       .object({
         /** DICOMweb root, e.g. http://127.0.0.1:8042/dicom-web */
@@ -128,7 +143,7 @@ export const configSchema = z
     model: z
       .object({
         /** Folder holding model.json. */
-        dir: z.string().default('models/lens-ulb'),
+        dir: pathString().default(path.join(PACKAGE_ROOT, 'models/lens-ulb')),
         /** Tried in order; the first available is used. */
         executionProviders: z.array(z.enum(['cuda', 'cpu'])).default(['cpu']),
         threads: z.number().int().min(0).default(0),
@@ -139,7 +154,8 @@ export const configSchema = z
       .default({}),
     jobs: z
       .object({
-        database: z.string().optional(),
+        /** SQLite file (a path) or a database URL (left as it is). */
+        database: pathString().optional(),
         concurrency: z.number().int().positive().default(1),
         leaseSeconds: z.number().int().positive().default(300),
         maxAttempts: z.number().int().positive().default(5),
@@ -147,10 +163,28 @@ export const configSchema = z
         /** Upper bound of the exponential retry delay. */
         maxBackoffSeconds: z.number().positive().default(600),
         /**
-         * Worker deaths (process killed or crashed while the job ran) in one stage, or PACS failures caused by one
-         * study, after which the job is quarantined as a poison suspect (docs/service.md). Deaths never use up maxAttempts.
+         * Transient failures are retried for at least this long (from the first of a run of them), however many
+         * attempts it takes: a PACS restart or upgrade is waited out; only then does maxAttempts make a job dead.
+         */
+        retryHorizonMinutes: z.number().min(0).default(360),
+        /**
+         * While the PACS does not answer its readiness probe, workers take no job (none burns an attempt); the probe
+         * runs this often, and waiting retries are made due at once when it answers again.
+         */
+        pacsProbeSeconds: z.number().positive().default(5),
+        /**
+         * Deaths of a study's analysis process seen by the service (out of memory, a signal, a stall) in one stage, or
+         * PACS failures caused by one study, after which the job is quarantined as a poison suspect (docs/service.md).
+         * Deaths never use up maxAttempts; kills of the whole service are not deaths of this kind.
          */
         poisonAfterDeaths: z.number().int().positive().default(3),
+        /**
+         * Each study is analysed in a child process of the service (src/worker/): the V8 heap ceiling of that process,
+         * MB (--max-old-space-size). A study that exhausts it kills the child, not the service.
+         */
+        analysisMemoryMb: z.number().int().min(64).default(4096),
+        /** A child that sends no sign of life for this long (its event loop blocked, no stage entered) is killed. */
+        analysisStallSeconds: z.number().positive().default(120),
         /**
          * Intake (webhook, change feed, polling) stops while the job store's folder or the work dir has less free
          * space than this, before SQLite meets a full disk (0: only a real disk-full error stops it).
@@ -164,8 +198,61 @@ export const configSchema = z
       .object({
         host: z.string().default('127.0.0.1'),
         port: z.number().int().min(0).max(65535).default(8700),
-        /** When set, the REST API and the dashboard require `Authorization: Bearer <token>`. */
-        apiToken: z.string().optional(),
+        /**
+         * When set, the REST API and the dashboard require it (`Authorization: Bearer <token>`, or the session cookie
+         * of the login page). Required whenever `host` is not a loopback address (src/config/service-requirements.ts).
+         */
+        apiToken: z.string().min(16, 'at least 16 characters (e.g. openssl rand -hex 16)').optional(),
+      })
+      .default({}),
+    /**
+     * This `lens serve` process among several sharing one job store (docs/deploy.md): every node runs
+     * jobs.concurrency workers; one node at a time (the leader) follows the change feed and the DICOMweb poller.
+     */
+    node: z
+      .object({
+        /** GPUs this node's workers use (reported in /api/nodes and metrics; sizing in docs/deploy.md). */
+        gpus: z.number().int().min(0).default(0),
+        /** Whether this node may lead (run the event sources); false makes a worker-only node. */
+        leaderEligible: z.boolean().default(true),
+        /** A dead leader's role is taken over within about this many seconds (plus a third of it, the renewal period). */
+        leaderTtlSeconds: z.number().min(1).default(15),
+        /** How often the node records its status; a node silent for 3 periods is shown as gone. */
+        statusSeconds: z.number().min(1).default(10),
+      })
+      .default({}),
+    /** Classic DICOM networking (src/dimse, docs/dimse.md): a C-STORE SCP in, results by C-STORE out. */
+    dimse: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** The AE title PACS and modalities send to (called AE title); others' associations are refused. */
+        aeTitle: z.string().regex(/^[ -[\]-~]{1,16}$/, '1-16 printable characters, no backslash').default('LENS'),
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(11112),
+        /** Calling AE titles accepted; an empty list refuses every association (secure by default). */
+        allowedCallingAeTitles: z.array(z.string().min(1).max(16)).default([]),
+        /** A study is complete when no instance of it arrived for this long; then it is analysed. */
+        quietSeconds: z.number().positive().default(30),
+        /** Associations open at the same time at most; more are refused (transient: the sender retries). */
+        maxAssociations: z.number().int().positive().default(8),
+        /** Received bytes one study may hold, and all received studies together; beyond, C-STORE fails (A700). */
+        maxStudyMb: z.number().positive().default(4096),
+        maxTotalMb: z.number().positive().default(32768),
+        /** Received files after the study's job ended: kept when it did not succeed ('failed'), never, or always. */
+        keepReceived: z.enum(['never', 'failed', 'always']).default('failed'),
+        /**
+         * Where the SR and SEG of received studies go by C-STORE (a PACS without STOW-RS); absent: stored by
+         * STOW-RS into pacs.dicomwebUrl. `confirm`: a C-FIND (IMAGE level) on the peer then checks they are there.
+         */
+        destination: z
+          .object({
+            aeTitle: z.string().min(1).max(16),
+            host: z.string().default('127.0.0.1'),
+            port: z.number().int().min(1).max(65535),
+            confirm: z.boolean().default(true),
+            timeoutMs: z.number().int().positive().default(60000),
+          })
+          .optional(),
       })
       .default({}),
     harvest: z
@@ -173,7 +260,26 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         /** node-cron expression; nightly at 02:00 by default. */
         schedule: z.string().default('0 2 * * *'),
-        outDir: z.string().default('.lens/harvest'),
+        /** Hours after the scheduled start at which the night's harvest stops (it resumes the next night). */
+        windowHours: z.number().positive().max(24).default(4),
+        outDir: pathString().default('.lens/harvest'),
+        /** The proposal classifier that scores the harvest's candidates (docs/harvest.md). */
+        classifierDir: pathString().default(path.join(PACKAGE_ROOT, 'models/lens-fpr')),
+        /** Days per QIDO-RS StudyDate query of the archive scan. */
+        windowDays: z.number().int().positive().default(7),
+        /** Frames read from the PACS at the same time at most during a harvest (the day's pacs.frameConcurrency is not used). */
+        maxConcurrentRequests: z.number().int().positive().default(2),
+        /** Pixel data read from the PACS at most this fast during a harvest, bytes per second (0: no limit). */
+        maxBytesPerSecond: z.number().min(0).default(0),
+        /** StudyInstanceUIDs of completely annotated studies, one per line (besides SRs that say so). */
+        completeStudiesFile: pathString().optional(),
+        /** Threshold choice on the completely annotated studies (docs/harvest.md#thresholds). */
+        minPrecision: z.number().gt(0).max(1).default(0.95),
+        maxLesionFractionBelowLow: z.number().min(0).max(1).default(0.02),
+        /** Fewer completely annotated candidates than this: the default thresholds below are used. */
+        minCandidates: z.number().int().min(1).default(20),
+        defaultHighThreshold: z.number().min(0).max(1).default(0.985),
+        defaultLowThreshold: z.number().min(0).max(1).default(0.2),
       })
       .default({}),
   })

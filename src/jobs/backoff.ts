@@ -5,6 +5,11 @@ export interface BackoffPolicy {
   maxSeconds: number;
   /** Fraction of the delay randomised (0 = deterministic). */
   jitter?: number;
+  /**
+   * How long transient failures are retried (from the first failure of a run of them) before a job that has also
+   * used up its attempts is dead: long enough to wait out a PACS restart or upgrade (jobs.retryHorizonMinutes).
+   */
+  horizonMinutes?: number;
 }
 
 /** Delay in ms before attempt `attempts + 1`, after `attempts` (>= 1) failed attempts. */

@@ -15,7 +15,7 @@ export class JobStoreUnavailableError extends LensError {
   constructor(
     message: string,
     reason: 'store-full' | 'store-unavailable',
-    /** The SQLite (or system) error code, for the log. */
+    /** The SQLite error code, PostgreSQL SQLSTATE or system error code, for the log. */
     readonly code: string,
     options?: { cause?: unknown },
   ) {

@@ -107,4 +107,28 @@ ALTER TABLE jobs ADD COLUMN deaths TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE jobs ADD COLUMN pacs_faults TEXT NOT NULL DEFAULT '{}';
 `,
   },
+  {
+    version: 4,
+    description: 'leader leases by role and node records (several lens serve processes)',
+    sql: `
+CREATE TABLE leaders (role TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE nodes (
+  node TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL,
+  concurrency INTEGER NOT NULL,
+  gpus INTEGER NOT NULL,
+  roles TEXT NOT NULL DEFAULT '[]',
+  running_jobs INTEGER NOT NULL
+);
+`,
+  },
+  {
+    version: 5,
+    description: 'start of a run of transient failures (retry horizon)',
+    sql: `
+ALTER TABLE jobs ADD COLUMN retrying_since INTEGER;
+`,
+  },
 ];

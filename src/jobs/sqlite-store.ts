@@ -11,21 +11,15 @@ import { LeaseLostError } from './errors';
 import { pendingMigrations } from './migrations';
 import { guardDatabase, translateSqliteError } from './sqlite-errors';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations';
-import { afterCompletion, afterLeaseExpiry, canTransition, DEFAULT_POISON_AFTER, type PoisonPolicy, type Transition } from './state-machine';
+import { PACS_CONNECTION_LOST, afterCompletion, afterLeaseExpiry, afterRedrive, canTransition, DEFAULT_POISON_AFTER, type PoisonPolicy, type Transition } from './state-machine';
 import {
-  ACTIVE_STATES, JOB_KINDS, JOB_STATES,
+  JOB_KINDS, JOB_STATES, WAITING_STATES,
   type ClaimOptions, type EnqueueRequest, type EnqueueResult, type Job, type JobCompletion, type JobKind, type JobQuery,
-  type JobState, type JobStore, type JourneyEvent, type JourneyEventName, type StudyAnalysisJob,
+  type JobState, type JobStore, type JourneyEvent, type JourneyEventName, type Leadership, type NodeStatus, type RedriveQuery,
+  type StudyAnalysisJob,
 } from './types';
-
-interface Row {
-  id: number; kind: string; study_uid: string | null; payload: string; source: string; state: string; attempts: number;
-  max_attempts: number; lease_owner: string | null; lease_expires_at: number | null; next_attempt_at: number; force: number;
-  last_error: string | null; reason: string | null; idempotency_key: string | null; series_uid: string | null;
-  model_version: string | null; outputs: string | null; lesion_count: number | null; lesions: string | null;
-  timings: string | null; received_at: number; created_at: number; updated_at: number; finished_at: number | null;
-  stage: string | null; death_count: number; deaths: string; pacs_faults: string;
-}
+import { toJob, toNodeStatus, type JobRow as Row, type NodeRow } from './job-rows';
+import { ATTEMPT_END_EVENTS, completionColumns, completionJourney, deathTotal, leaseExpiredJourney, NODE_RECORD_KEPT_MS, PACS_LOST_REASONS } from './store-steps';
 
 export interface SqliteStoreOptions {
   file: string;
@@ -35,8 +29,6 @@ export interface SqliteStoreOptions {
   poisonAfter?: number;
 }
 
-/** Journey events of stages that read or write the PACS: evidence that it answered. */
-const PACS_STAGES = ['selected', 'fetched', 'stored'];
 
 const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',');
 
@@ -95,11 +87,11 @@ export class SqliteJobStore implements JobStore {
         this.insertJourney(id, 'received', { source: req.source, ...req.details }, now);
         return { job: this.row(id)!, created: true };
       }
-      const active = this.db
-        .prepare(`SELECT * FROM jobs WHERE kind = 'study-analysis' AND study_uid = ? AND state IN (${placeholders(ACTIVE_STATES.length)}) ORDER BY id LIMIT 1`)
-        .get(req.studyInstanceUID, ...ACTIVE_STATES) as Row | undefined;
+      const waiting = this.db
+        .prepare(`SELECT * FROM jobs WHERE kind = 'study-analysis' AND study_uid = ? AND state IN (${placeholders(WAITING_STATES.length)}) ORDER BY id LIMIT 1`)
+        .get(req.studyInstanceUID, ...WAITING_STATES) as Row | undefined;
       const twin =
-        active ??
+        waiting ??
         (req.mergeWithinMs && !req.force
           ? (this.db
               .prepare(`SELECT * FROM jobs WHERE kind = 'study-analysis' AND study_uid = ? AND source != ? AND created_at >= ? AND force = 0 ORDER BY id DESC LIMIT 1`)
@@ -109,8 +101,12 @@ export class SqliteJobStore implements JobStore {
         this.insertJourney(twin.id, 'received', { source: req.source, duplicate: true, ...req.details }, now);
         return { job: toJob(twin), created: false };
       }
+      // A follow-up of a running job (WAITING_STATES): claimed once that job has ended.
+      const running = this.db
+        .prepare(`SELECT id FROM jobs WHERE kind = 'study-analysis' AND study_uid = ? AND state = 'running' ORDER BY id LIMIT 1`)
+        .get(req.studyInstanceUID) as { id: number } | undefined;
       const id = this.insert('study-analysis', req.studyInstanceUID, req.payload ?? {}, req.source, !!req.force, now);
-      this.insertJourney(id, 'received', { source: req.source, ...req.details }, now);
+      this.insertJourney(id, 'received', { source: req.source, ...req.details, ...(running ? { afterRunningJob: running.id } : {}) }, now);
       return { job: this.row(id)!, created: true };
     }).immediate();
   }
@@ -134,6 +130,7 @@ export class SqliteJobStore implements JobStore {
         .prepare(
           `SELECT * FROM jobs
            WHERE kind IN (${placeholders(kinds.length)}) AND state IN ('queued', 'failed-retrying') AND next_attempt_at <= ?
+             AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.study_uid = jobs.study_uid AND o.id < jobs.id AND o.state IN ('queued', 'failed-retrying', 'running'))
            ORDER BY death_count > 0, next_attempt_at, id LIMIT 1`,
         )
         .get(...kinds, now) as Row | undefined;
@@ -152,8 +149,8 @@ export class SqliteJobStore implements JobStore {
   }
 
   /**
-   * Running jobs whose lease expired lost their worker (killed or crashed): each death is counted for the stage it
-   * happened in; the job waits for a claim again (not counted as a failed attempt), or is quarantined (poison rule).
+   * Running jobs whose lease expired lost their service (killed, crashed, node gone; nobody saw why): recorded in
+   * the journey and claimable again at once, counted neither as a death nor as a failed attempt (state-machine.ts).
    */
   private recordDeaths(kinds: readonly JobKind[], now: number): void {
     const expired = this.db
@@ -161,15 +158,16 @@ export class SqliteJobStore implements JobStore {
       .all(...kinds, now) as Row[];
     for (const row of expired) {
       const job = toJob(row);
-      const r = afterLeaseExpiry(job, this.poison, now);
-      this.insertJourney(job.id, 'lease-expired', { previousOwner: job.leaseOwner, attempts: job.attempts, stage: r.stage, deaths: r.deaths }, now);
-      const t: Transition = r.quarantine ?? {
-        state: 'failed-retrying', nextAttemptAt: now, deaths: r.deaths, reason: 'worker-lost',
-        lastError: `the worker died in stage ${r.stage} (lease expired); taken up again`,
-      };
+      const t = afterLeaseExpiry(job, now);
+      const j = leaseExpiredJourney(job, t);
+      this.insertJourney(job.id, j.event, j.details, now);
       this.applyTransition(job.id, t, now);
-      if (r.quarantine) this.insertJourney(job.id, 'quarantined', { reason: t.reason, message: t.lastError, stage: r.stage, deaths: r.deaths }, now);
     }
+  }
+
+  /** Attempts of the job lost with their service (state-machine.ts CompletionFacts.workersLost). */
+  private workersLost(jobId: number): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM journey WHERE job_id = ? AND event = 'lease-expired'`).get(jobId) as { n: number }).n;
   }
 
   async enterStage(jobId: number, owner: string, stage: string, now = Date.now()): Promise<void> {
@@ -196,31 +194,15 @@ export class SqliteJobStore implements JobStore {
       if (job.state !== 'running' || job.leaseOwner !== owner)
         throw new LeaseLostError(`job ${jobId} is no longer leased to ${owner} (state ${job.state})`);
       const t = afterCompletion(job, result, { ...this.opts.backoff, ...this.poison }, now, {
-        pacsAnsweredOthers: result.kind === 'failed' && result.reason === 'pacs-unreachable' ? this.pacsAnsweredOthers(jobId) : undefined,
+        pacsFailedOthers: result.kind === 'failed' && result.reason === PACS_CONNECTION_LOST ? this.pacsFailedOthers(jobId) : undefined,
+        workersLost: this.workersLost(jobId),
       });
       if (!canTransition(job.state, t.state)) throw new Error(`job ${jobId}: ${job.state} -> ${t.state} is not allowed`);
       this.applyTransition(jobId, t, now);
-      if (result.kind === 'succeeded') {
-        this.db
-          .prepare(
-            `UPDATE jobs SET idempotency_key = ?, series_uid = ?, model_version = ?, outputs = ?, lesion_count = ?, lesions = ?, timings = ? WHERE id = ?`,
-          )
-          .run(result.idempotencyKey, result.seriesInstanceUID, result.modelVersion, JSON.stringify(result.outputs),
-            result.alreadyStored?.lesionCount ?? result.lesions.length,
-            JSON.stringify(result.lesions), JSON.stringify(result.timingsMs), jobId);
-      } else if (result.kind === 'skipped') {
-        this.db
-          .prepare(`UPDATE jobs SET idempotency_key = ?, series_uid = ?, model_version = ? WHERE id = ?`)
-          .run(result.idempotencyKey ?? null, result.seriesInstanceUID ?? null, result.modelVersion ?? null, jobId);
-        this.insertJourney(jobId, 'skipped', { reason: result.reason, message: result.message }, now);
-      } else {
-        const event = t.state === 'failed-retrying' ? 'retry' : t.state === 'dead' ? 'dead' : t.state === 'quarantined' ? 'quarantined' : 'error';
-        this.insertJourney(jobId, event, {
-          reason: t.reason, message: t.lastError, transient: result.transient, ...(result.stage ? { stage: result.stage } : {}),
-          ...(t.pacsFaults ? { pacsFaults: t.pacsFaults } : {}),
-          ...(t.state === 'failed-retrying' ? { nextAttemptAt: new Date(t.nextAttemptAt).toISOString() } : {}),
-        }, now);
-      }
+      const columns = completionColumns(result);
+      if (columns) this.db.prepare(`UPDATE jobs SET ${Object.keys(columns).map((n) => `${n} = ?`).join(', ')} WHERE id = ?`).run(...Object.values(columns), jobId);
+      const j = completionJourney(result, t);
+      if (j) this.insertJourney(jobId, j.event, j.details, now);
       return this.row(jobId)!;
     }).immediate();
   }
@@ -232,23 +214,50 @@ export class SqliteJobStore implements JobStore {
          finished_at = ?, lease_owner = NULL, lease_expires_at = NULL, updated_at = ? WHERE id = ?`,
       )
       .run(t.state, t.nextAttemptAt, t.lastError ?? null, t.reason ?? null, t.finishedAt ?? null, now, jobId);
-    if (t.deaths) {
-      const n = Object.values(t.deaths).reduce((a, b) => a + b, 0);
-      this.db.prepare(`UPDATE jobs SET deaths = ?, death_count = ? WHERE id = ?`).run(JSON.stringify(t.deaths), n, jobId);
-    }
+    if (t.deaths) this.db.prepare(`UPDATE jobs SET deaths = ?, death_count = ? WHERE id = ?`).run(JSON.stringify(t.deaths), deathTotal(t.deaths), jobId);
     if (t.pacsFaults) this.db.prepare(`UPDATE jobs SET pacs_faults = ? WHERE id = ?`).run(JSON.stringify(t.pacsFaults), jobId);
+    if (t.retryingSince !== undefined) this.db.prepare(`UPDATE jobs SET retrying_since = ? WHERE id = ?`).run(t.retryingSince, jobId);
+    if (t.maxAttempts !== undefined) this.db.prepare(`UPDATE jobs SET max_attempts = ? WHERE id = ?`).run(t.maxAttempts, jobId);
+  }
+
+  async redrive(q: RedriveQuery, now = Date.now()): Promise<number[]> {
+    return this.db.transaction((): number[] => {
+      if (q.state === 'failed-retrying') {
+        const ids = (this.db
+          // Not a job whose own request the PACS dropped: it may be what brought the PACS down; it waits its backoff.
+          .prepare(`SELECT id FROM jobs WHERE state = 'failed-retrying' AND updated_at >= ? AND next_attempt_at > ? AND reason IS NOT ? ORDER BY id`)
+          .all(q.failedSince, now, PACS_CONNECTION_LOST) as { id: number }[]).map((r) => r.id);
+        for (const id of ids) {
+          this.db.prepare(`UPDATE jobs SET next_attempt_at = ?, updated_at = ? WHERE id = ?`).run(now, now, id);
+          this.insertJourney(id, 'resumed', q.details, now);
+        }
+        return ids;
+      }
+      const rows = this.db
+        .prepare(`SELECT * FROM jobs WHERE kind = 'study-analysis' AND state = 'dead' ${q.reason ? 'AND reason = ?' : ''} ORDER BY id`)
+        .all(...(q.reason ? [q.reason] : [])) as Row[];
+      for (const row of rows) {
+        const job = toJob(row);
+        const t = afterRedrive(job, this.opts.maxAttempts, now);
+        this.applyTransition(job.id, t, now);
+        this.insertJourney(job.id, 'redriven', { previousReason: job.reason, attempts: job.attempts, maxAttempts: t.maxAttempts, ...q.details }, now);
+      }
+      return rows.map((r) => r.id);
+    }).immediate();
   }
 
   /**
-   * Whether another job finished a stage that talks to the PACS since this job's previous attempt began (since it
-   * was received, before its second attempt): the PACS answered others while this study's requests failed.
+   * Whether another job's attempt ended with the PACS unreachable or lost since this job's current attempt was
+   * claimed (journey ids are in time order): the PACS failed for everyone, not for this study alone.
    */
-  private pacsAnsweredOthers(jobId: number): boolean {
-    const claims = this.db.prepare(`SELECT at FROM journey WHERE job_id = ? AND event = 'claimed' ORDER BY id DESC LIMIT 2`).all(jobId) as { at: number }[];
-    const since = claims.length === 2 ? claims[1].at : (this.db.prepare(`SELECT received_at AS at FROM jobs WHERE id = ?`).get(jobId) as { at: number }).at;
+  private pacsFailedOthers(jobId: number): boolean {
+    const claimed = this.db.prepare(`SELECT id FROM journey WHERE job_id = ? AND event = 'claimed' ORDER BY id DESC LIMIT 1`).get(jobId) as { id: number } | undefined;
     return !!this.db
-      .prepare(`SELECT 1 FROM journey WHERE job_id != ? AND event IN (${placeholders(PACS_STAGES.length)}) AND at >= ? LIMIT 1`)
-      .get(jobId, ...PACS_STAGES, since);
+      .prepare(
+        `SELECT 1 FROM journey WHERE id > ? AND job_id != ? AND event IN (${placeholders(ATTEMPT_END_EVENTS.length)})
+         AND json_extract(details, '$.reason') IN (${placeholders(PACS_LOST_REASONS.length)}) LIMIT 1`,
+      )
+      .get(claimed?.id ?? 0, jobId, ...ATTEMPT_END_EVENTS, ...PACS_LOST_REASONS);
   }
 
   async addJourney(jobId: number, event: JourneyEventName, details?: Record<string, unknown>, at = Date.now()): Promise<void> {
@@ -303,6 +312,43 @@ export class SqliteJobStore implements JobStore {
     return !!this.db.prepare(`SELECT 1 FROM jobs WHERE study_uid = ? LIMIT 1`).get(studyInstanceUID);
   }
 
+  async acquireLeadership(role: string, owner: string, ttlMs: number, now = Date.now()): Promise<boolean> {
+    // One statement: the row is taken when free, renewed by its holder, or taken over once expired.
+    const r = this.db
+      .prepare(
+        `INSERT INTO leaders (role, owner, expires_at) VALUES (?, ?, ?)
+         ON CONFLICT(role) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+         WHERE leaders.owner = excluded.owner OR leaders.expires_at < ?`,
+      )
+      .run(role, owner, now + ttlMs, now);
+    return r.changes === 1;
+  }
+
+  async releaseLeadership(role: string, owner: string): Promise<void> {
+    this.db.prepare(`DELETE FROM leaders WHERE role = ? AND owner = ?`).run(role, owner);
+  }
+
+  async leaders(): Promise<Leadership[]> {
+    const rows = this.db.prepare(`SELECT role, owner, expires_at FROM leaders ORDER BY role`).all() as { role: string; owner: string; expires_at: number }[];
+    return rows.map((r) => ({ role: r.role, owner: r.owner, expiresAt: r.expires_at }));
+  }
+
+  async recordNode(s: NodeStatus): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO nodes (node, host, started_at, seen_at, concurrency, gpus, roles, running_jobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(node) DO UPDATE SET host = excluded.host, started_at = excluded.started_at, seen_at = excluded.seen_at,
+           concurrency = excluded.concurrency, gpus = excluded.gpus, roles = excluded.roles, running_jobs = excluded.running_jobs`,
+      )
+      .run(s.node, s.host, s.startedAt, s.seenAt, s.concurrency, s.gpus, JSON.stringify(s.roles), s.runningJobs);
+    this.db.prepare(`DELETE FROM nodes WHERE seen_at < ?`).run(s.seenAt - NODE_RECORD_KEPT_MS);
+  }
+
+  async nodes(): Promise<NodeStatus[]> {
+    const rows = this.db.prepare(`SELECT * FROM nodes ORDER BY node`).all() as NodeRow[];
+    return rows.map(toNodeStatus);
+  }
+
   async getCursor(name: string): Promise<string | undefined> {
     const r = this.db.prepare(`SELECT value FROM cursors WHERE name = ?`).get(name) as { value: string } | undefined;
     return r?.value;
@@ -321,38 +367,4 @@ export class SqliteJobStore implements JobStore {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
-}
-
-function toJob(r: Row): Job {
-  const fields = {
-    id: r.id,
-    payload: JSON.parse(r.payload) as Record<string, unknown>,
-    source: r.source as Job['source'],
-    state: r.state as JobState,
-    attempts: r.attempts,
-    maxAttempts: r.max_attempts,
-    leaseOwner: r.lease_owner ?? undefined,
-    leaseExpiresAt: r.lease_expires_at ?? undefined,
-    nextAttemptAt: r.next_attempt_at,
-    force: r.force === 1,
-    lastError: r.last_error ?? undefined,
-    reason: r.reason ?? undefined,
-    idempotencyKey: r.idempotency_key ?? undefined,
-    seriesInstanceUID: r.series_uid ?? undefined,
-    modelVersion: r.model_version ?? undefined,
-    outputs: r.outputs ? JSON.parse(r.outputs) : undefined,
-    lesionCount: r.lesion_count ?? undefined,
-    lesions: r.lesions ? JSON.parse(r.lesions) : undefined,
-    timingsMs: r.timings ? JSON.parse(r.timings) : undefined,
-    receivedAt: r.received_at,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    finishedAt: r.finished_at ?? undefined,
-    stage: r.stage ?? undefined,
-    deaths: JSON.parse(r.deaths) as Record<string, number>,
-    pacsFaults: JSON.parse(r.pacs_faults) as Record<string, number>,
-  };
-  if (r.kind === 'study-analysis') return { ...fields, kind: 'study-analysis', studyInstanceUID: r.study_uid! };
-  if (r.kind === 'harvest-run') return { ...fields, kind: 'harvest-run' };
-  throw new Error(`job ${r.id} has an unknown kind ${JSON.stringify(r.kind)}`);
 }

@@ -22,11 +22,19 @@ export type JobPayload = Record<string, unknown>;
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'skipped', 'failed', 'failed-retrying', 'dead', 'quarantined'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-/** States in which a job still has work to do; a second event for the same study joins such a job. */
+/** States in which a job still has work to do. */
 export const ACTIVE_STATES: readonly JobState[] = ['queued', 'running', 'failed-retrying'];
+/**
+ * States of a job that has not started its analysis yet: a second event for the same study joins such a job. An
+ * event for a study whose job is running queues a follow-up instead (the study may have changed since that job
+ * listed it: the rest of a series arriving during the analysis); a job is claimed only when no earlier job of its
+ * study is active, so one study is analysed by one job at a time, in the order the events came.
+ */
+export const WAITING_STATES: readonly JobState[] = ['queued', 'failed-retrying'];
 export const FINAL_STATES: readonly JobState[] = ['succeeded', 'skipped', 'failed', 'dead', 'quarantined'];
 
-export const JOB_SOURCES = ['webhook', 'changes', 'poll', 'manual'] as const;
+// 'dimse': a study received by the service's own C-STORE SCP (src/dimse); its payload names the received files' folder.
+export const JOB_SOURCES = ['webhook', 'changes', 'poll', 'manual', 'dimse'] as const;
 export type JobSource = (typeof JOB_SOURCES)[number];
 
 export const JOURNEY_EVENTS = [
@@ -36,6 +44,8 @@ export const JOURNEY_EVENTS = [
   'quarantined',
   // The PACS already held this analysis' SR and SEG (a worker died after storing them): completed without analysis.
   'already-stored',
+  // A dead job queued again with a fresh attempt budget (API re-drive); a waiting retry made due now (PACS back).
+  'redriven', 'resumed',
 ] as const;
 export type JourneyEventName = (typeof JOURNEY_EVENTS)[number];
 
@@ -82,12 +92,15 @@ interface JobFields {
   /** The stage the current (or last) attempt entered; a worker that dies leaves it behind. */
   stage?: string;
   /**
-   * Attempts that ended with the worker gone (process killed, lease expired), by the stage it died in. They do not
-   * count against maxAttempts; the poison rule (state-machine.ts) quarantines a job that dies too often in one stage.
+   * Attempts whose analysis process the service saw die (out of memory, a signal, a stall), by the stage it died in.
+   * They do not count against maxAttempts; the poison rule (state-machine.ts) quarantines a job that dies too often
+   * in one stage. Attempts lost with the whole service (lease expired) are not counted here (journey `lease-expired`).
    */
   deaths?: Record<string, number>;
   /** Attempts whose PACS requests failed at connection level while other jobs reached the PACS, by stage. */
   pacsFaults?: Record<string, number>;
+  /** Epoch ms: when the current run of transient failures began (the retry horizon counts from it). */
+  retryingSince?: number;
   /** Epoch ms: when the first event for this job arrived. */
   receivedAt: number;
   createdAt: number;
@@ -164,7 +177,36 @@ export type JobCompletion =
       alreadyStored?: { lesionCount: number };
     }
   | { kind: 'skipped'; reason: string; message: string; idempotencyKey?: string; seriesInstanceUID?: string; modelVersion?: string }
-  | { kind: 'failed'; reason: string; message: string; transient: boolean; /** The stage the attempt failed in. */ stage?: string };
+  | {
+      kind: 'failed'; reason: string; message: string; transient: boolean; /** The stage the attempt failed in. */ stage?: string;
+      /** The service saw the analysis process die (reason and message name the cause): the poison rule counts it. */
+      died?: boolean;
+    };
+
+/** A node's record of itself, refreshed on a timer (API, dashboard, metrics; a stale one is shown as gone). */
+export interface NodeStatus {
+  /** The worker pool's owner string (host:pid:random). */
+  node: string;
+  host: string;
+  startedAt: number;
+  seenAt: number;
+  concurrency: number;
+  gpus: number;
+  /** Roles this node held at its last refresh (e.g. 'events', 'harvest'). */
+  roles: string[];
+  runningJobs: number;
+}
+
+/** Who holds a role (one leader per role across nodes) and until when, unless renewed. */
+export interface Leadership {
+  role: string;
+  owner: string;
+  expiresAt: number;
+}
+
+export type RedriveQuery =
+  | { state: 'dead'; reason?: string; details?: Record<string, unknown> }
+  | { state: 'failed-retrying'; failedSince: number; details?: Record<string, unknown> };
 
 export interface ClaimOptions {
   /** Only jobs of these kinds (the ones this worker can run); all kinds when left out. */
@@ -199,6 +241,22 @@ export interface JobStore {
   /** A study analysis that succeeded with this key (same study, series and model version). */
   findSucceeded(idempotencyKey: string): Promise<StudyAnalysisJob | undefined>;
   hasJobForStudy(studyInstanceUID: string): Promise<boolean>;
+  /**
+   * Re-drive. `dead`: dead study analyses (all, or those whose reason is `reason`) are queued now with a fresh
+   * attempt budget (state-machine.ts afterRedrive). `failed-retrying`: jobs waiting for a retry whose last failure
+   * came at or after `failedSince` are made due now (the PACS answers again after an outage). Each job gets a
+   * journey event (`redriven`, `resumed`) with `details`; resolves to the ids of the jobs changed.
+   */
+  redrive(q: RedriveQuery, now?: number): Promise<number[]>;
+  /**
+   * Takes or renews the role for `owner` until now + ttlMs; true when `owner` holds it afterwards. Atomic across
+   * processes: at most one owner per role holds an unexpired lease.
+   */
+  acquireLeadership(role: string, owner: string, ttlMs: number, now?: number): Promise<boolean>;
+  releaseLeadership(role: string, owner: string): Promise<void>;
+  leaders(): Promise<Leadership[]>;
+  recordNode(status: NodeStatus): Promise<void>;
+  nodes(): Promise<NodeStatus[]>;
   getCursor(name: string): Promise<string | undefined>;
   setCursor(name: string, value: string): Promise<void>;
   ping(): Promise<boolean>;

@@ -3,10 +3,12 @@
  * only the kinds of job it has a runner for. The lease is renewed on a timer while the job runs; the job's code
  * asks checkLease() between its steps and stops when the last renewal failed (the store said the job is no longer
  * ours, or could not be reached: either way another worker may take the job once the lease runs out). If this
- * process dies, the lease expires and another worker takes the job.
+ * process dies, the lease expires and another worker takes the job (worker-lost). A study analysis itself runs in
+ * a child process (src/worker/analysis-pool.ts): the pool and its lease stay here, in the service.
  */
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
+import { LensError } from '../errors';
 import { log } from '../log';
 import { JobStoreUnavailableError, LeaseLostError } from './errors';
 import type { Job, JobCompletion, JobKind, JobOfKind, JobStore, JourneyEventName } from './types';
@@ -17,6 +19,16 @@ export interface JobRunContext {
   enterStage(stage: string): Promise<void>;
   /** Throws LeaseLostError when the last lease renewal failed: the job may belong to someone else now. */
   checkLease(): void;
+}
+
+/**
+ * A runner gave the job up without an outcome because the service is stopping (e.g. its analysis process was
+ * ended): nothing is recorded, the job is taken up again once its lease expires (worker-lost, never a death).
+ */
+export class JobAbandonedError extends LensError {
+  constructor(message: string) {
+    super(message, 'service-stopping', true);
+  }
 }
 
 export type JobRunner<K extends JobKind> = (job: JobOfKind<K>, ctx: JobRunContext) => Promise<JobCompletion>;
@@ -117,6 +129,7 @@ export class WorkerPool {
       this.o.onFinished?.(after, result);
     } catch (e) {
       if (e instanceof LeaseLostError) log.warn('job abandoned: lease lost', { jobId: job.id });
+      else if (e instanceof JobAbandonedError) log.warn('job abandoned', { jobId: job.id, why: e.message });
       else log.error('job crashed', { jobId: job.id, error: (e as Error).message });
     } finally {
       lease.stop();

@@ -8,6 +8,7 @@ import { PeriodicPoll, type IntakeSwitch } from './periodic';
 import { log } from '../log';
 import type { JobStore } from '../jobs/types';
 import { orthancGet, OrthancRestError, type OrthancRestConfig } from './orthanc-rest';
+import { UnannouncedStudies } from './unannounced-studies';
 
 export const CHANGE_FEED_CURSOR = 'orthanc-changes';
 
@@ -40,6 +41,8 @@ export interface ChangeFeedOptions {
 
 export class ChangeFeedListener {
   private readonly loop: PeriodicPoll;
+  /** NewStudy without StableStudy yet: recovered when Orthanc restarted before announcing them. */
+  private readonly unannounced = new UnannouncedStudies();
 
   constructor(private readonly o: ChangeFeedOptions) {
     this.loop = new PeriodicPoll('change feed poll', o.intervalMs, () => this.pollOnce(), o.intake);
@@ -67,7 +70,9 @@ export class ChangeFeedListener {
     for (;;) {
       const page = await orthancGet<ChangesPage>(orthanc, `/changes?since=${since}&limit=${this.o.pageSize ?? 100}`);
       for (const c of page.Changes) {
+        if (c.ChangeType === 'NewStudy' && c.ResourceType === 'Study') this.unannounced.noteNew(c.ID);
         if (c.ChangeType === 'StableStudy' && c.ResourceType === 'Study') {
+          this.unannounced.forget(c.ID);
           if (await this.enqueueStudy(c)) enqueued++;
         }
         since = c.Seq;
@@ -79,12 +84,24 @@ export class ChangeFeedListener {
           since = page.Last;
           await store.setCursor(CHANGE_FEED_CURSOR, String(since));
         }
+        for (const id of await this.unannounced.recover((id) => this.isStable(id)))
+          if (await this.enqueueStudy({ ID: id, Seq: since }, { lostStableStudy: true })) enqueued++;
         return enqueued;
       }
     }
   }
 
-  private async enqueueStudy(c: Change): Promise<boolean> {
+  /** Orthanc's IsStable of a study; undefined when it no longer exists. */
+  private async isStable(orthancStudyId: string): Promise<boolean | undefined> {
+    try {
+      return (await orthancGet<{ IsStable?: boolean }>(this.o.orthanc, `/studies/${orthancStudyId}`)).IsStable === true;
+    } catch (e) {
+      if (e instanceof OrthancRestError && e.status === 404) return undefined;
+      throw e;
+    }
+  }
+
+  private async enqueueStudy(c: Pick<Change, 'ID' | 'Seq'>, extra: Record<string, unknown> = {}): Promise<boolean> {
     let uid: string | undefined;
     try {
       const study = await orthancGet<{ MainDicomTags?: { StudyInstanceUID?: string } }>(this.o.orthanc, `/studies/${c.ID}`);
@@ -101,8 +118,8 @@ export class ChangeFeedListener {
       log.warn('stable study without StudyInstanceUID', { orthancStudyId: c.ID });
       return false;
     }
-    const { created, job } = await this.o.store.enqueue({ studyInstanceUID: uid, source: 'changes', details: { orthancStudyId: c.ID, seq: c.Seq }, mergeWithinMs: this.o.mergeWithinMs });
-    log.info('change feed event', { jobId: job.id, studyInstanceUID: uid, seq: c.Seq, created });
+    const { created, job } = await this.o.store.enqueue({ studyInstanceUID: uid, source: 'changes', details: { orthancStudyId: c.ID, seq: c.Seq, ...extra }, mergeWithinMs: this.o.mergeWithinMs });
+    log.info(extra.lostStableStudy ? 'change feed: a study Orthanc never announced as stable (it restarted meanwhile)' : 'change feed event', { jobId: job.id, studyInstanceUID: uid, seq: c.Seq, created });
     this.o.onEnqueued?.(created);
     return true;
   }

@@ -18,7 +18,7 @@ import type { SeriesSummary } from '../source/study-source';
 import { PacsHttpError, PacsUnreachableError, StoreError } from './errors';
 import { createLimiter, type Limiter } from './limiter';
 import { NodeXhr } from './node-xhr';
-import { backoffDelayMs, isTransient, parseRetryAfter, sleep, type AttemptFailure } from './retry';
+import { backoffDelayMs, isDropped, isTransient, parseRetryAfter, sleep, type AttemptFailure } from './retry';
 import { describePart10, interpretStowResponse, type StoreResult } from './stow-response';
 
 export { PacsHttpError, PacsUnreachableError, StoreError } from './errors';
@@ -54,6 +54,8 @@ const CANNOT_TRANSCODE = new Set([400, 406, 415, 500, 501]);
 /** Bodies of one STOW-RS request stay below this (instances are never split). */
 const STOW_BATCH_BYTES = 64 * 1024 * 1024;
 const DEFAULT_PAGE = 100;
+/** Tries of one request that the PACS may drop (retry.ts isDropped) before the request fails. */
+const MAX_DROPS_PER_REQUEST = 2;
 const MAX_PAGES = 100000;
 
 type RequestOptions = { instance: XMLHttpRequest };
@@ -229,6 +231,9 @@ export class DicomWebClient {
    */
   private async request<T>(call: (request: RequestOptions) => Promise<T>): Promise<T> {
     const attempts = this.cfg.retries + 1;
+    // A request the PACS dropped twice (it went away while handling it: maybe this request crashes it) is not sent
+    // a third time: one retry cures a stale connection, more would only bring a crashing PACS down again.
+    let dropped = 0;
     for (let attempt = 1; ; attempt++) {
       const xhr = new NodeXhr();
       xhr.timeout = this.cfg.timeoutMs;
@@ -242,7 +247,8 @@ export class DicomWebClient {
           networkError: err.status === 0 ? (xhr.networkError ?? 'no response') : undefined,
           retryAfterSeconds: err.status ? parseRetryAfter(safeHeader(xhr, 'Retry-After')) : undefined,
         };
-        if (isTransient(failure) && attempt < attempts) {
+        if (isDropped(failure)) dropped++;
+        if (isTransient(failure) && attempt < attempts && dropped < MAX_DROPS_PER_REQUEST) {
           const wait = backoffDelayMs(attempt - 1, { baseMs: this.cfg.retryBaseMs }, failure);
           log.warn('PACS request failed; retrying', {
             method: xhr.requestMethod,
@@ -255,7 +261,7 @@ export class DicomWebClient {
           await sleep(wait);
           continue;
         }
-        if (failure.status === 0) throw new PacsUnreachableError(xhr.requestUrl || this.url, attempt, failure.networkError ?? 'no response');
+        if (failure.status === 0) throw new PacsUnreachableError(xhr.requestUrl || this.url, attempt, failure.networkError ?? 'no response', dropped);
         throw new PacsHttpError(failure.status, xhr.requestMethod, xhr.requestUrl, bodyExcerpt(err.response), attempt);
       }
     }

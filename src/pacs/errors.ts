@@ -2,15 +2,26 @@
 import { LensError } from '../errors';
 import { isTransientStatus } from './retry';
 
-/** The PACS could not be reached (connection refused or reset, timeout) even after the configured retries. */
+/**
+ * The PACS could not be reached (connection refused or reset, timeout) even after the configured retries. Reason
+ * `pacs-connection-lost` when the PACS took this very request and went away while handling it (`dropped` tries,
+ * retry.ts isDropped): the evidence the PACS-fault rule of the job life cycle (state-machine.ts) counts against the
+ * study; `pacs-unreachable` otherwise (refused, timed out: the PACS was down or slow for everyone).
+ */
 export class PacsUnreachableError extends LensError {
   constructor(
     readonly url: string,
     readonly attempts: number,
     /** The last network failure, e.g. "ECONNREFUSED" or "timeout after 60000 ms". */
     readonly networkError: string,
+    /** Tries of this request that the PACS dropped while handling them. */
+    readonly dropped = 0,
   ) {
-    super(`PACS unreachable at ${url} after ${attempts} ${attempts === 1 ? 'try' : 'tries'} (${networkError})`, 'pacs-unreachable', true);
+    super(
+      `PACS unreachable at ${url} after ${attempts} ${attempts === 1 ? 'try' : 'tries'} (${networkError})${dropped ? `; the PACS dropped the connection while handling ${dropped === 1 ? 'one try' : `${dropped} tries`} of this request` : ''}`,
+      dropped ? 'pacs-connection-lost' : 'pacs-unreachable',
+      true,
+    );
   }
 }
 

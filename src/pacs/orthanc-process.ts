@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DCMTK_ENV } from './dcmtk-env';
 import { freePort } from './free-port';
 
 export const DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
@@ -23,11 +24,24 @@ export interface OrthancOptions {
   luaScripts?: string[];
   /** Merged over the base configuration last. */
   extraConfig?: Record<string, unknown>;
+  /**
+   * Restart Orthanc whenever it exits without being asked to (a crash), on the same folder and ports, as systemd's
+   * Restart=always with RestartSec would: the test double of a supervised production PACS. Value: ms before the
+   * restart (systemd's default RestartSec is 100 ms).
+   */
+  superviseRestartMs?: number;
 }
 
 export class OrthancProcess {
   private child?: ChildProcess;
   private exited?: Promise<void>;
+  private superviseRestartMs?: number;
+  /** Set by stop(): an exit that was asked for is not restarted. */
+  private stopping = false;
+  /** Exits that nobody asked for (crashes), with their signal or exit code, when supervised. */
+  readonly crashes: { at: number; signal: NodeJS.Signals | null; code: number | null }[] = [];
+  /** Restarts done by the supervisor after a crash. */
+  restarts = 0;
 
   private constructor(
     readonly dir: string,
@@ -72,6 +86,7 @@ export class OrthancProcess {
     const configPath = path.join(dir, 'orthanc.json');
     fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
     const o = new OrthancProcess(dir, httpPort, dicomPort, aet, configPath, ownsDir);
+    o.superviseRestartMs = opts.superviseRestartMs;
     await o.launch();
     return o;
   }
@@ -79,13 +94,16 @@ export class OrthancProcess {
   /** Starts the process (again) on the same folder and ports. */
   async launch(timeoutMs = 30000): Promise<void> {
     if (this.child) return;
+    this.stopping = false;
     const logFd = fs.openSync(this.logPath, 'a');
-    const child = spawn('Orthanc', [this.configPath], { stdio: ['ignore', logFd, logFd] });
+    const child = spawn('Orthanc', [this.configPath], { stdio: ['ignore', logFd, logFd], env: DCMTK_ENV });
     fs.closeSync(logFd);
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.once('exit', () => {
-      if (this.child === child) this.child = undefined;
+    child.once('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      if (this.superviseRestartMs !== undefined && !this.stopping) this.restartAfterCrash(code, signal);
     });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -105,8 +123,28 @@ export class OrthancProcess {
     }
   }
 
+  /** The supervisor's answer to a crash: the same process started again after superviseRestartMs. */
+  private restartAfterCrash(code: number | null, signal: NodeJS.Signals | null): void {
+    this.crashes.push({ at: Date.now(), signal, code });
+    setTimeout(() => {
+      if (this.stopping || this.child) return;
+      this.restarts++;
+      // An exit during start-up is a crash like any other (recorded and restarted by the exit handler); one that
+      // never answers is stopped by launch(), which ends the supervision.
+      this.launch().catch((e) => {
+        if (!this.stopping) fs.appendFileSync(this.logPath, `supervisor: restart failed: ${(e as Error).message}\n`);
+      });
+    }, this.superviseRestartMs);
+  }
+
+  /** Whether the process is running now (it may still be starting). */
+  get running(): boolean {
+    return !!this.child;
+  }
+
   /** Stops the process and keeps its folder (a later launch() resumes with the same data). */
   async stop(): Promise<void> {
+    this.stopping = true;
     const child = this.child;
     if (!child) return;
     child.kill('SIGTERM');

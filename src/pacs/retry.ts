@@ -27,6 +27,16 @@ export function isTransient(f: AttemptFailure): boolean {
   return f.status === 0 || isTransientStatus(f.status);
 }
 
+/**
+ * The server took the request and went away while handling it (the connection reset or closed before a complete
+ * response), as opposed to refusing the connection (nothing listening: it was down before we asked) or not
+ * answering in time. A PACS that crashes on a request drops it this way; so may a stale keep-alive connection once.
+ */
+export function isDropped(f: AttemptFailure): boolean {
+  if (f.status !== 0 || !f.networkError) return false;
+  return /^(ECONNRESET|EPIPE|ECONNABORTED|socket hang up)$|connection closed before the response/i.test(f.networkError);
+}
+
 export interface BackoffOptions {
   baseMs: number;
   /** Upper bound of one wait. */

@@ -1,12 +1,17 @@
 /**
  * Where the store stage puts an analysis: the service stores the SR and SEG into the study by STOW-RS and reads
- * them back (src/report storeAndVerify); `lens detect` writes findings.json, sr.dcm and seg.dcm into a folder.
+ * them back (src/report storeAndVerify), or by C-STORE to a PACS without STOW-RS, confirmed by C-FIND (studies
+ * received by the service's own SCP, src/dimse); `lens detect` writes findings.json, sr.dcm and seg.dcm into a folder.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Findings } from '../detect/findings';
+import { orthancDeleteSeries, type OrthancRestConfig } from '../listener/orthanc-rest';
+import { log } from '../log';
+import type { DimsePeer, ScuOptions } from '../dimse/scu';
 import type { DicomWebClient } from '../pacs/dicomweb';
-import { findStoredReport, storeAndVerify, writeReportObjects, type StoredReportFound } from '../report';
+import { findStoredReport, ReportVerificationError, storeAndVerify, writeReportObjects, type StoredReportFound } from '../report';
+import { srSummary } from '../report/store';
 import type { ReportUids } from '../report/uid';
 import type { ReportObjects } from './stages';
 
@@ -17,10 +22,38 @@ export interface ReportSink {
   store(report: ReportObjects): Promise<string[]>;
   /** The complete report of an analysis, when the sink already holds it (a worker died after storing it). */
   findStored?(studyInstanceUID: string, uids: ReportUids): Promise<StoredReportFound | undefined>;
+  /**
+   * Removes earlier report series that a re-analysis superseded, where the sink can (Orthanc's REST API); a series
+   * that cannot be removed is kept (the new SR names the old one as its predecessor). Never throws: the new report
+   * is stored, and a failed removal must not make the job analyse the study again.
+   */
+  removeSuperseded?(studyInstanceUID: string, seriesInstanceUIDs: string[]): Promise<{ removed: string[]; kept: string[] }>;
 }
 
 export class DicomWebReportSink implements ReportSink {
-  constructor(private readonly client: Pick<DicomWebClient, 'url' | 'storeInstances' | 'retrieveSeriesMetadata' | 'searchInstances'>) {}
+  constructor(
+    private readonly client: Pick<DicomWebClient, 'url' | 'storeInstances' | 'retrieveSeriesMetadata' | 'searchInstances'>,
+    /** Orthanc's REST API, when configured: superseded report series are deleted there (DICOMweb has no delete). */
+    private readonly orthanc?: OrthancRestConfig,
+  ) {}
+
+  async removeSuperseded(studyInstanceUID: string, seriesInstanceUIDs: string[]): Promise<{ removed: string[]; kept: string[] }> {
+    const removed: string[] = [];
+    const kept: string[] = [];
+    for (const uid of seriesInstanceUIDs) {
+      if (!this.orthanc) {
+        kept.push(uid);
+        continue;
+      }
+      try {
+        if (await orthancDeleteSeries(this.orthanc, uid)) removed.push(uid);
+      } catch (e) {
+        log.warn('superseded report series not removed (kept; the new SR names it as predecessor)', { studyInstanceUID, seriesInstanceUID: uid, error: (e as Error).message });
+        kept.push(uid);
+      }
+    }
+    return { removed, kept };
+  }
 
   get description(): string {
     return `DICOMweb ${this.client.url}`;
@@ -55,5 +88,68 @@ export class FileReportSink implements ReportSink {
   async store(report: ReportObjects): Promise<string[]> {
     const findings = await this.writeFindings(report.detection.findings);
     return report.objects.length ? [findings, ...(await writeReportObjects(report.objects, this.dir))] : [findings];
+  }
+}
+
+/**
+ * C-STORE to a DICOM peer (a PACS without STOW-RS), then, when the peer answers C-FIND, a check that each object's
+ * series holds exactly that object (IMAGE level): what the DICOMweb sink's read-back checks, as far as C-FIND can
+ * tell. The SR is sent last: a peer holding the SR holds the whole report. Storage commitment is not requested.
+ * An earlier attempt's report is recognised (findStored) by C-FIND of the SR, and its lesion count read from the
+ * SR fetched by C-GET; a peer without C-FIND (confirm false) or C-GET cannot tell, and the report is sent again.
+ */
+/** dcmjs-dimse takes about a second to load: only a service that sends by C-STORE pays for it. */
+const dimseScu = () => require('../dimse/scu') as typeof import('../dimse/scu');
+
+export class DimseReportSink implements ReportSink {
+  constructor(
+    private readonly peer: DimsePeer & { confirm: boolean },
+    private readonly scu: ScuOptions,
+  ) {}
+
+  get description(): string {
+    return `DICOM ${this.peer.aeTitle}@${this.peer.host}:${this.peer.port}`;
+  }
+
+  async store(report: ReportObjects): Promise<string[]> {
+    const objects = [...report.objects].sort((a, b) => (a.role === 'sr' ? 1 : 0) - (b.role === 'sr' ? 1 : 0));
+    if (objects.length === 0) return [];
+    const { cFind, cStore } = dimseScu();
+    await cStore(this.peer, objects, this.scu);
+    if (this.peer.confirm) {
+      const problems: string[] = [];
+      for (const o of objects) {
+        const found = await cFind(this.peer, 'IMAGE', {
+          StudyInstanceUID: o.studyInstanceUID, SeriesInstanceUID: o.seriesInstanceUID, SOPInstanceUID: '', SOPClassUID: '',
+        }, this.scu);
+        const sops = found.map((f) => String(f.SOPInstanceUID ?? ''));
+        if (!sops.includes(o.sopInstanceUID)) problems.push(`${o.role} ${o.sopInstanceUID} not found by C-FIND in series ${o.seriesInstanceUID}`);
+        else if (sops.length !== 1) problems.push(`${o.role} series ${o.seriesInstanceUID} holds ${sops.length} instances, expected 1`);
+      }
+      if (problems.length) throw new ReportVerificationError(problems);
+    }
+    const how = this.peer.confirm ? 'confirmed by C-FIND' : 'not confirmed (dimse.destination.confirm false)';
+    return objects.map((o) => `${o.role} series ${o.seriesInstanceUID} by C-STORE to ${this.peer.aeTitle}, ${how}`);
+  }
+
+  async findStored(studyInstanceUID: string, uids: ReportUids): Promise<StoredReportFound | undefined> {
+    if (!this.peer.confirm) return undefined;
+    const { cFind, cGetInstance } = dimseScu();
+    const has = async (series: string, sop: string) =>
+      (await cFind(this.peer, 'IMAGE', { StudyInstanceUID: studyInstanceUID, SeriesInstanceUID: series, SOPInstanceUID: sop }, this.scu)).length > 0;
+    if (!(await has(uids.srSeries, uids.srInstance))) return undefined;
+    let sr: Record<string, unknown> | undefined;
+    try {
+      sr = await cGetInstance(this.peer, { studyInstanceUID, seriesInstanceUID: uids.srSeries, sopInstanceUID: uids.srInstance }, this.scu);
+    } catch (e) {
+      log.warn('stored SR found by C-FIND but not fetched by C-GET: the report is sent again', { studyInstanceUID, error: (e as Error).message });
+    }
+    if (!sr) return undefined;
+    const lesionCount = srSummary(sr).trackingUids.length;
+    const outputs: StoredReportFound['outputs'] = { srSeriesUID: uids.srSeries, srSopInstanceUID: uids.srInstance };
+    if (lesionCount === 0) return { outputs, lesionCount };
+    // The SEG is sent before the SR: it is there unless someone removed it since.
+    if (!(await has(uids.segSeries, uids.segInstance))) return undefined;
+    return { outputs: { ...outputs, segSeriesUID: uids.segSeries, segSopInstanceUID: uids.segInstance }, lesionCount };
   }
 }

@@ -1,8 +1,8 @@
 /**
- * One job of the service: the stages (run-stages.ts), each checked against the job's lease and recorded as
- * entered before it starts (so that a worker dying inside it leaves the stage behind for the poison rule of
- * jobs/state-machine.ts) and as done with its duration after it, and the outcome (or the error) turned into a
- * JobCompletion. Before the analysis proper (after the selection), a report the PACS already holds for the
+ * One job of the service, as its analysis process (worker/analysis-child.ts) runs it: the stages (run-stages.ts),
+ * each checked against the job's lease and recorded as entered before it starts (so that a death of the process
+ * inside it is counted for that stage by the poison rule of jobs/state-machine.ts) and as done with its duration
+ * after it, and the outcome (or the error) turned into a JobCompletion. Before the analysis proper (after the selection), a report the PACS already holds for the
  * selection (a worker killed after storing it) completes the job without analysing the study again.
  */
 import { classifyError, LensError } from '../errors';
@@ -30,6 +30,8 @@ export interface StudyJobRef {
   force: boolean;
   /** Epoch ms: when the first event for the job arrived. */
   receivedAt: number;
+  /** A study received by the service's C-STORE SCP: its folder, relative to the work dir (src/dimse/pipeline.ts). */
+  dimseFolder?: string;
 }
 
 /** Ends the stages early: the selection's report is already stored. */

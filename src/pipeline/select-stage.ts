@@ -3,10 +3,13 @@
  * metadata, read once, + the selection rules), and whether the study needs analysis at all. Series of another
  * modality are rejected from the list alone, without reading their metadata. Skips, each with its reason:
  *   empty-study       the study has no series
- *   own-output        the study changed only by our own SR/SEG (or holds nothing else)
+ *   own-output        the study holds only our own SR/SEG; or it was analysed as it is (same key, below) and
+ *                     holds our own SR/SEG (the re-announcement caused by storing them, or a re-send)
  *   no-ct             no series of the configured modality
  *   no-suitable-series CT series exist but none passes the rules (e.g. only a scout), with each series' reasons
- *   already-analysed  the same study, series and model version succeeded before
+ *   already-analysed  the same key succeeded before: same study, series, instances and model version
+ * A study whose key differs from its previous successful analysis by the same model (instances added, another
+ * series preferred) is analysed again: the selection says why and which report the new one supersedes.
  */
 import type { SelectionRules } from '../config/schema';
 import type { SeriesInfo } from '../dicom/series';
@@ -14,7 +17,7 @@ import type { Job } from '../jobs/types';
 import { log } from '../log';
 import type { SeriesMetadata, SeriesSummary, StudySource } from '../source/study-source';
 import { SkipStudy } from './errors';
-import { idempotencyKey } from './idempotency';
+import { idempotencyKey, instanceSet, reanalysisReason } from './idempotency';
 import { splitOwnOutputs } from './own-outputs';
 import type { ReceivedStudy, SelectedSeries, Stage } from './stages';
 
@@ -34,6 +37,8 @@ export interface SelectDeps {
   /** src/dicom selectSeries in the pipeline; a unit test may choose by its own rule. */
   selectSeries(series: SeriesInfo[], rules: SelectionRules): SeriesChoice;
   findSucceeded(key: string): Promise<Job | undefined>;
+  /** The latest successful analyses of the study, newest first (none: every analysis is a first one). */
+  succeededForStudy?(studyInstanceUID: string): Promise<Job[]>;
 }
 
 export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries> {
@@ -46,6 +51,7 @@ export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries>
       why: s.why,
       rejected: s.rejected,
       modelVersion: s.modelVersion,
+      ...(s.reanalysis ? { reanalysis: s.reanalysis } : {}),
     }),
     async run({ studyInstanceUID, force }) {
       const all = await d.source.listSeries(studyInstanceUID);
@@ -79,22 +85,40 @@ export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries>
         throw new SkipStudy('no-suitable-series', `no ${modality} series suitable for detection: ${detail || choice.why}`);
       }
       const chosen = choice.selected;
-      const key = idempotencyKey(studyInstanceUID, chosen.seriesInstanceUID, d.modelVersion);
+      const instances = instanceSet(chosen.instances.map((i) => i.sopInstanceUID));
+      const key = idempotencyKey(studyInstanceUID, chosen.seriesInstanceUID, instances, d.modelVersion);
+      const same = `series ${chosen.seriesInstanceUID}, same ${instances.count} instances, same model ${d.modelVersion}`;
       if (!force) {
         const prev = await d.findSucceeded(key);
         if (prev && own.length)
           throw new SkipStudy(
             'own-output',
-            `the study changed by lens-pacs's own outputs (${own.map((o) => o.series.modality).join(', ')}); series ${chosen.seriesInstanceUID} was analysed by model ${d.modelVersion} in job ${prev.id}`,
+            `already analysed: ${same} (job ${prev.id}); the study also holds lens-pacs's own outputs (${own.map((o) => `${o.series.modality} ${o.series.seriesInstanceUID}`).join(', ')})`,
           );
-        if (prev) throw new SkipStudy('already-analysed', `series ${chosen.seriesInstanceUID} was analysed by model ${d.modelVersion} in job ${prev.id}`);
+        if (prev) throw new SkipStudy('already-analysed', `already analysed: ${same} (job ${prev.id})`);
       }
+      const reanalysis = await previousAnalysis(d, studyInstanceUID, key);
       const chosenMetadata = metadata.get(chosen.seriesInstanceUID);
       if (!chosenMetadata) throw new Error(`selectSeries chose series ${chosen.seriesInstanceUID}, which is not a candidate`);
       return {
         studyInstanceUID, series: chosen, metadata: chosenMetadata, why: choice.why, tolerated: choice.tolerated ?? [],
-        modelVersion: d.modelVersion, idempotencyKey: key, rejected,
+        modelVersion: d.modelVersion, idempotencyKey: key, instances, rejected, ...(reanalysis ? { reanalysis } : {}),
       };
     },
   };
+}
+
+/**
+ * The latest successful analysis of the study by the same model, when the new key differs from it: why the study
+ * is analysed again and which outputs the new report supersedes. A forced re-run of the same key supersedes
+ * nothing (its report gets the same UIDs and replaces the stored one).
+ */
+async function previousAnalysis(d: SelectDeps, studyInstanceUID: string, key: string): Promise<SelectedSeries['reanalysis']> {
+  const earlier = ((await d.succeededForStudy?.(studyInstanceUID)) ?? []).filter((j) => j.modelVersion === d.modelVersion && j.idempotencyKey);
+  const prev = earlier[0];
+  if (!prev?.idempotencyKey) return undefined;
+  const why = reanalysisReason(prev.idempotencyKey, key);
+  if (!why) return undefined;
+  // Every earlier report of this model in the study: one current report per study and model.
+  return { why, previousJobId: prev.id, supersedes: earlier.map((j) => j.outputs ?? {}).filter((o) => o.srSeriesUID || o.segSeriesUID) };
 }

@@ -9,6 +9,7 @@ import type { LesionMask } from '../detect/lesions';
 import type { SeriesInfo } from '../dicom/series';
 import type { Volume } from '../dicom/volume';
 import type { JobOutputs } from '../jobs/types';
+import type { InstanceSet } from './idempotency';
 import type { ReportObject } from '../report';
 import type { Dataset, SeriesMetadata } from '../source/study-source';
 
@@ -39,6 +40,13 @@ export interface SelectedSeries {
   tolerated: string[];
   modelVersion: string;
   idempotencyKey: string;
+  /** The chosen series' instances as the key counts them (their number and a digest of their SOP Instance UIDs). */
+  instances: InstanceSet;
+  /**
+   * Set when the study was analysed before by this model under another key: why again, and the outputs of its
+   * earlier analyses (newest first) that the new report supersedes.
+   */
+  reanalysis?: { why: string; previousJobId: number; supersedes: JobOutputs[] };
   /** Every other series of the study with the reasons it was not chosen (modality, selection rules, ranking). */
   rejected: { seriesInstanceUID: string; reasons: string[] }[];
 }
@@ -73,4 +81,6 @@ export interface StoredReport {
   outputs: JobOutputs;
   /** Where the sink put the findings and objects: file paths, or the PACS' series. */
   locations: string[];
+  /** A re-analysis: earlier report series removed from the PACS, and those kept (no way to remove, or it failed). */
+  superseded?: { removed: string[]; kept: string[] };
 }

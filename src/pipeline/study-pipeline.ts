@@ -41,6 +41,8 @@ export interface StudyPipelineDeps {
   detector: Pick<Detector, 'detect' | 'manifest'> & Partial<Pick<Detector, 'reportedModel'>>;
   /** A job that succeeded with this idempotency key (`lens detect`: none, every run analyses). */
   findSucceeded(key: string): Promise<Job | undefined>;
+  /** The study's successful analyses, newest first: a re-analysis supersedes their reports (select-stage.ts). */
+  succeededForStudy?(studyInstanceUID: string): Promise<Job[]>;
   /** False: no SR/SEG are built, the sink gets the findings alone (`lens detect --no-report`). Default true. */
   report?: boolean;
 }
@@ -94,11 +96,18 @@ export function createStudyPipeline(d: StudyPipelineDeps): StudyPipeline {
     describe: (r) => ({ objects: r.objects.map((o) => ({ role: o.role, sopInstanceUID: o.sopInstanceUID, bytes: o.part10.length })) }),
     async run(detection) {
       if (d.report === false) return { detection, objects: [], outputs: {} };
+      const selection = detection.fetched.selection;
       const objects = buildReportObjects({
         findings: detection.findings,
         volume: detection.fetched.volume,
         sourceDataset: detection.fetched.sourceDataset,
         masks: detection.masks,
+        analysis: {
+          instancesDigest: selection.instances.digest,
+          // The latest earlier SR: it superseded the ones before it (a chain, like amended reports).
+          predecessors: (selection.reanalysis?.supersedes ?? []).slice(0, 1).flatMap((o) =>
+            o.srSeriesUID && o.srSopInstanceUID ? [{ seriesInstanceUID: o.srSeriesUID, sopInstanceUID: o.srSopInstanceUID }] : []),
+        },
       });
       const sr = objects.find((o) => o.role === 'sr');
       const seg = objects.find((o) => o.role === 'seg');
@@ -111,10 +120,17 @@ export function createStudyPipeline(d: StudyPipelineDeps): StudyPipeline {
   };
   const store: Stage<ReportObjects, StoredReport> = {
     name: 'stored',
-    describe: (s) => ({ ...s.outputs }),
+    describe: (s) => ({ ...s.outputs, ...(s.superseded ? { superseded: s.superseded } : {}) }),
     async run(report) {
       const locations = await d.sink.store(report);
-      return { report, outputs: report.outputs, locations };
+      const { studyInstanceUID, reanalysis } = report.detection.fetched.selection;
+      const current = new Set([report.outputs.srSeriesUID, report.outputs.segSeriesUID]);
+      const old = [...new Set((reanalysis?.supersedes ?? []).flatMap((o) => [o.srSeriesUID, o.segSeriesUID]))].filter(
+        (uid): uid is string => !!uid && !current.has(uid),
+      );
+      if (!old.length || report.objects.length === 0) return { report, outputs: report.outputs, locations };
+      const superseded = d.sink.removeSuperseded ? await d.sink.removeSuperseded(studyInstanceUID, old) : { removed: [], kept: old };
+      return { report, outputs: report.outputs, locations, superseded };
     },
   };
   return {
@@ -124,13 +140,14 @@ export function createStudyPipeline(d: StudyPipelineDeps): StudyPipeline {
       source: d.source,
       selectSeries: (series, r) => selectSeries(series, r),
       findSucceeded: d.findSucceeded,
+      succeededForStudy: d.succeededForStudy,
     }),
     fetch: fetchStage(d.source),
     detect,
     build,
     store,
     findStored: d.sink.findStored && d.report !== false
-      ? (s) => d.sink.findStored!(s.studyInstanceUID, reportUids(s.series.seriesInstanceUID, d.detector.reportedModel?.() ?? d.detector.manifest))
+      ? (s) => d.sink.findStored!(s.studyInstanceUID, reportUids(s.series.seriesInstanceUID, d.detector.reportedModel?.() ?? d.detector.manifest, s.instances.digest))
       : undefined,
   };
 }

@@ -14,7 +14,7 @@ import {
   TrackingIdentifier,
 } from './sr/templates';
 import { Comprehensive3DSR } from './sr/comprehensive-3d-sr';
-import { imageRef, keySliceRef, modelLabel, validateReportInput, type ReportInput } from './inputs';
+import { analysedComment, imageRef, keySliceRef, modelLabel, validateReportInput, type ReportInput } from './inputs';
 import { reportUids } from './uid';
 import { fitText } from '../dicom/vr';
 
@@ -43,7 +43,7 @@ export function toleratedComment(note: string): string {
 export function buildImagingMeasurementReport(input: ReportInput): { dataset: Record<string, any>; sopInstanceUID: string; seriesInstanceUID: string } {
   validateReportInput(input);
   const { findings, volume } = input;
-  const uids = reportUids(volume.seriesInstanceUID, findings.model);
+  const uids = reportUids(volume.seriesInstanceUID, findings.model, input.analysis?.instancesDigest);
   const algorithm = () => new AlgorithmIdentification({ name: findings.model.name, version: findings.model.version });
 
   const keyImages: ImageReference[] = [];
@@ -81,6 +81,11 @@ export function buildImagingMeasurementReport(input: ReportInput): { dataset: Re
   // What the volume's assembly tolerated (thick slices, ...) qualifies every finding, so the reader sees it next
   // to them; the measurement groups keep their shape (OHIF hydrates them, docs/report.md).
   for (const note of (volume.tolerated ?? []).filter((n) => n.trim())) evaluations.push(new TextContentItem(codes.Comment, toleratedComment(note), 'CONTAINS'));
+  // Which series and how many of its slices this report covers: a series completed later gets a new report.
+  if (input.analysis) {
+    const n = Number(input.sourceDataset.SeriesNumber);
+    evaluations.push(new TextContentItem(codes.Comment, analysedComment(volume, Number.isInteger(n) ? n : undefined), 'CONTAINS'));
+  }
 
   const report = new ImagingMeasurementReport({
     observerContext: new ObserverContext(
@@ -105,6 +110,7 @@ export function buildImagingMeasurementReport(input: ReportInput): { dataset: Re
     modelName: findings.model.name,
     softwareVersion: findings.model.version,
     contentDate: input.contentDate,
+    predecessors: input.analysis?.predecessors?.filter((p) => p.sopInstanceUID !== uids.srInstance),
   });
   return { dataset: sr.dataset, sopInstanceUID: uids.srInstance, seriesInstanceUID: uids.srSeries };
 }

@@ -17,6 +17,21 @@ export interface ReportInput {
   masks?: Map<number, LesionMaskInput>;
   /** Content date/time of the objects (now when absent). */
   contentDate?: Date;
+  /** What the analysis covered and what its report replaces (the pipeline sets it; builders' callers may not). */
+  analysis?: ReportAnalysis;
+}
+
+export interface ReportAnalysis {
+  /** Digest of the analysed instances (pipeline/idempotency.ts): part of the objects' UIDs (uid.ts). */
+  instancesDigest: string;
+  /** Earlier SRs of lens-pacs in the study that this report supersedes (SR Predecessor Documents Sequence). */
+  predecessors?: { seriesInstanceUID: string; sopInstanceUID: string }[];
+}
+
+/** "Analysed: series 3 1.2.3..., 134 slices": a TEXT Comment of the SR (which series, how many slices). */
+export function analysedComment(volume: Pick<Volume, 'seriesInstanceUID' | 'slices'>, seriesNumber?: number): string {
+  const n = volume.slices.length;
+  return `Analysed: series ${seriesNumber !== undefined ? `${seriesNumber} ` : ''}${volume.seriesInstanceUID}, ${n} slice${n === 1 ? '' : 's'}`;
 }
 
 export function validateReportInput(input: ReportInput): void {

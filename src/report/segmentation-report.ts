@@ -25,7 +25,7 @@ export function buildSegmentation(input: ReportInput): { dataset: Record<string,
   validateReportInput(input);
   const { findings, volume } = input;
   if (findings.lesions.length === 0) return undefined;
-  const uids = reportUids(volume.seriesInstanceUID, findings.model);
+  const uids = reportUids(volume.seriesInstanceUID, findings.model, input.analysis?.instancesDigest);
   const segments = findings.lesions.map((l, idx) => {
     const site = findingSiteFor(l.type);
     const model = input.masks?.get(l.id);

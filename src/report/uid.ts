@@ -19,9 +19,14 @@ export interface ReportUids {
   dimensionOrganization: string;
 }
 
-export function reportUids(sourceSeriesUid: string, model: { name: string; version: string }): ReportUids {
+/**
+ * `instancesDigest` (pipeline/idempotency.ts instanceSet): the analysed instances are part of what identifies the
+ * analysis: a re-analysis of the series with more slices makes new objects (new UIDs: the content differs) that
+ * supersede the earlier ones, while the same analysis run again still yields the same UIDs.
+ */
+export function reportUids(sourceSeriesUid: string, model: { name: string; version: string }, instancesDigest?: string): ReportUids {
   assertUid(sourceSeriesUid, 'source SeriesInstanceUID');
-  const base = [sourceSeriesUid, model.name, model.version];
+  const base = [sourceSeriesUid, model.name, model.version, ...(instancesDigest ? [instancesDigest] : [])];
   return {
     srSeries: deriveUid(...base, 'sr-series'),
     srInstance: deriveUid(...base, 'sr-instance'),

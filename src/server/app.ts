@@ -1,20 +1,21 @@
 /**
  * The service's HTTP surface (express): the Orthanc webhook (shared secret required), the REST API, health and
  * readiness, Prometheus metrics and the dashboard. With server.apiToken set, everything except the webhook and
- * /healthz requires the token (Authorization: Bearer, or the cookie set by opening /dashboard?token=...).
+ * /healthz requires the token (Authorization: Bearer, or the session cookie of the login page: auth.ts).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
 import { isValidUid } from '../dicom/uid';
 import { JobStoreUnavailableError } from '../jobs/errors';
 import { log } from '../log';
 import {
   JOB_KINDS, JOB_STATES,
-  type EnqueueResult, type JobKind, type JobState, type JobStore, type LesionSummary, type StudyAnalysisJob, type StudyAnalysisRequest,
+  type EnqueueResult, type JobKind, type Leadership, type JobState, type JobStore, type LesionSummary, type StudyAnalysisJob, type StudyAnalysisRequest,
 } from '../jobs/types';
+import { bearer, installAuth, safeEqual, withLogout } from './auth';
 import { renderJobDetail, renderJobList } from './dashboard';
 import type { IntakeState } from './intake-gate';
 import type { ServiceMetrics } from './metrics';
+import type { NodeView } from './node-status';
 import { isOrthancId, parseJobId, parseLesionId, queryString, RequestError } from './validate';
 
 export interface ReadinessCheck {
@@ -34,6 +35,8 @@ export interface AppDeps {
   keySlicePng(job: StudyAnalysisJob, lesion: LesionSummary): Promise<Buffer>;
   /** Whether new studies are taken now (intake-gate.ts); the webhook answers 503 while not. Always open when absent. */
   intake?: { readonly state: IntakeState; report(e: unknown): boolean };
+  /** The nodes sharing the job store and the leader of each role (node-status.ts); absent: one node, not shown. */
+  nodes?(): Promise<{ nodes: NodeView[]; leaders: Leadership[] }>;
 }
 
 /** The webhook body is a few identifiers (plugin/lens-push.lua); anything bigger is not from Orthanc. */
@@ -51,18 +54,6 @@ const BODY_ERRORS: Record<string, string> = {
   'request.size.invalid': 'the body is shorter than its Content-Length',
 };
 
-function safeEqual(a: string, b: string): boolean {
-  const x = Buffer.from(a), y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-function cookie(req: Request, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [k, ...v] = part.trim().split('=');
-    if (k === name) return decodeURIComponent(v.join('='));
-  }
-  return undefined;
-}
 
 /** Express 4 does not see a rejected handler: hand the error to the error handler at the end. */
 const handle =
@@ -70,10 +61,6 @@ const handle =
   (req: Request, res: Response, next: NextFunction): void =>
     void fn(req, res).catch(next);
 
-function bearer(req: Request): string | undefined {
-  const h = req.headers.authorization;
-  return h?.startsWith('Bearer ') ? h.slice(7) : undefined;
-}
 
 /** 503 for work refused while the job store cannot take it: the sender (or the change feed) delivers it again. */
 function refuseForNow(res: Response, reason: string): void {
@@ -108,6 +95,9 @@ export function createApp(d: AppDeps): express.Express {
   app.post('/webhook/orthanc', webhookGuard, express.json({ limit: WEBHOOK_BODY_LIMIT, strict: true }), handle(async (req, res) => {
     const body = req.body as unknown;
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw new RequestError('the body must be a JSON object');
+    // `lens doctor` asks Orthanc to push this: the echo proves that Orthanc's push reaches us with the right secret.
+    const probe = (body as { lensProbe?: unknown }).lensProbe;
+    if (typeof probe === 'string' && /^[A-Za-z0-9_-]{8,64}$/.test(probe)) return res.json({ lensProbe: probe });
     const { studyInstanceUID, orthancStudyId } = body as { studyInstanceUID?: unknown; orthancStudyId?: unknown };
     if (studyInstanceUID !== undefined && !isValidUid(studyInstanceUID)) throw new RequestError('studyInstanceUID is not a DICOM UID');
     if (orthancStudyId !== undefined && !isOrthancId(orthancStudyId)) throw new RequestError('orthancStudyId is not an Orthanc study id');
@@ -128,18 +118,8 @@ export function createApp(d: AppDeps): express.Express {
     res.status(202).json({ jobId: job.id, created });
   }));
 
-  // Everything below may require the token.
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    if (!d.apiToken) return next();
-    const q = typeof req.query.token === 'string' ? req.query.token : undefined;
-    if (q && safeEqual(q, d.apiToken)) {
-      res.setHeader('Set-Cookie', `lens_token=${encodeURIComponent(q)}; HttpOnly; SameSite=Strict; Path=/`);
-      return next();
-    }
-    const given = bearer(req) ?? cookie(req, 'lens_token');
-    if (given && safeEqual(given, d.apiToken)) return next();
-    res.status(401).json({ error: 'authentication required (server.apiToken): Authorization: Bearer <token>' });
-  });
+  // Everything below requires server.apiToken when set (bearer header or the login's session cookie): auth.ts.
+  installAuth(app, { apiToken: d.apiToken });
 
   app.get('/readyz', handle(async (_req, res) => {
     const checks = await d.readiness();
@@ -174,6 +154,11 @@ export function createApp(d: AppDeps): express.Express {
     res.json({ job, journey: await d.store.journey(job.id) });
   }));
 
+  app.get('/api/nodes', handle(async (_req, res) => {
+    if (!d.nodes) return res.status(404).json({ error: 'no node registry' });
+    res.json(await d.nodes());
+  }));
+
   app.post('/api/studies/:studyUID/rerun', handle(async (req, res) => {
     const uid = req.params.studyUID;
     if (!isValidUid(uid)) return res.status(400).json({ error: 'studyUID is not a DICOM UID' });
@@ -181,17 +166,26 @@ export function createApp(d: AppDeps): express.Express {
     res.status(202).json({ jobId: job.id, created });
   }));
 
+  // Re-drive: dead study analyses (all, or ?reason=<reason>) queued again with a fresh attempt budget.
+  app.post('/api/jobs/redrive', handle(async (req, res) => {
+    const reason = queryString(req.query, 'reason');
+    if (reason !== undefined && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(reason)) return res.status(400).json({ error: 'reason must be a failure reason such as pacs-unreachable' });
+    const jobIds = await d.store.redrive({ state: 'dead', reason, details: { by: 'api' } });
+    log.info('dead jobs re-driven', { jobs: jobIds.length, reason: reason ?? '(all)' });
+    res.status(202).json({ redriven: jobIds.length, jobIds });
+  }));
+
   app.get('/', (_req, res) => res.redirect('/dashboard'));
 
   app.get('/dashboard', handle(async (_req, res) => {
-    res.type('html').send(renderJobList(await d.store.list({ limit: 200 }), await d.store.countByState()));
+    res.type('html').send(withLogout(renderJobList(await d.store.list({ limit: 200 }), await d.store.countByState(), d.nodes ? (await d.nodes()).nodes : undefined), res));
   }));
 
   app.get('/dashboard/jobs/:id', handle(async (req, res) => {
     const id = parseJobId(req.params.id);
     const job = await d.store.get(id);
     if (!job) return res.status(404).json({ error: `no job ${id}` });
-    res.type('html').send(renderJobDetail(job, await d.store.journey(job.id)));
+    res.type('html').send(withLogout(renderJobDetail(job, await d.store.journey(job.id)), res));
   }));
 
   app.get('/dashboard/jobs/:id/lesions/:lesion.png', handle(async (req, res) => {

@@ -4,6 +4,7 @@
  * service never stores patient data.
  */
 import type { Job, JobState, JourneyEvent } from '../jobs/types';
+import type { NodeView } from './node-status';
 
 const esc = (s: unknown) =>
   String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -42,7 +43,20 @@ function lesionFigures(job: Job): string {
     .join('')}</div>`;
 }
 
-export function renderJobList(jobs: Job[], counts: Record<JobState, number>): string {
+/** The nodes sharing the job store: health, roles and work (shown when there is more than one or any is gone). */
+function nodeTable(nodes: NodeView[] | undefined): string {
+  if (!nodes || (nodes.length < 2 && nodes.every((n) => n.alive))) return '';
+  const rows = nodes
+    .map(
+      (n) => `<tr class="node" data-node="${esc(n.node)}" data-alive="${n.alive}"><td class="uid">${esc(n.node)}</td><td>${n.alive ? 'up' : '<b>gone</b>'}</td>
+<td>${esc(n.leading.join(', '))}</td><td>${n.runningJobs} / ${n.concurrency}</td><td>${n.gpus}</td><td>${time(n.seenAt)}</td></tr>`,
+    )
+    .join('\n');
+  return `<h2>Nodes</h2><table class="nodes"><thead><tr><th>node</th><th>health</th><th>leads</th><th>running / slots</th><th>GPUs</th><th>last seen</th></tr></thead>
+<tbody>${rows}</tbody></table><h2>Studies</h2>`;
+}
+
+export function renderJobList(jobs: Job[], counts: Record<JobState, number>, nodes?: NodeView[]): string {
   const summary = Object.entries(counts)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${stateBadge(s as JobState)} ${n}`)
@@ -56,7 +70,7 @@ export function renderJobList(jobs: Job[], counts: Record<JobState, number>): st
     .join('\n');
   return page(
     'lens-pacs: studies',
-    `<h1>lens-pacs</h1><p>${summary || 'no jobs yet'}</p>
+    `<h1>lens-pacs</h1>${nodeTable(nodes)}<p>${summary || 'no jobs yet'}</p>
 <table><thead><tr><th>job</th><th>state</th><th>kind</th><th>study / payload</th><th>source</th><th>received</th><th>attempts</th><th>lesions</th><th>reason</th><th>key slices</th></tr></thead>
 <tbody>${rows}</tbody></table>`,
     15,

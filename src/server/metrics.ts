@@ -3,6 +3,8 @@ import client from 'prom-client';
 import type { JobCompletion, JobState, JobStore } from '../jobs/types';
 import { JOB_STATES } from '../jobs/types';
 import { INTAKE_CLOSED_REASONS, type IntakeGate } from './intake-gate';
+import { LEADER_ROLES } from './leader-lease';
+import type { NodeView } from './node-status';
 
 export class ServiceMetrics {
   readonly registry = new client.Registry();
@@ -85,6 +87,54 @@ export class ServiceMetrics {
       registers: [this.registry],
       collect() {
         for (const [volume, free] of gate.freeBytes()) this.set({ volume }, free);
+      },
+    });
+  }
+
+  /**
+   * Gauges of the nodes sharing the job store (from the store: any node's /metrics shows every node) and of this
+   * node's own roles. A node that is gone keeps its series with lens_node_up 0 until its record is removed.
+   */
+  watchNodes(nodes: () => Promise<{ nodes: NodeView[] }>, localRoles: () => string[]): void {
+    // One read of the store per scrape (within a second), shared by the per-node gauges.
+    let cached: { at: number; views: Promise<NodeView[]> } | undefined;
+    const read = () => {
+      if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), views: nodes().then((r) => r.nodes) };
+      return cached.views;
+    };
+    const perNode = (name: string, help: string, value: (n: NodeView) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['node', 'host'],
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          for (const n of await read()) this.set({ node: n.node, host: n.host }, value(n));
+        },
+      });
+    perNode('lens_node_up', 'Whether the node wrote its status recently (1) or is gone (0)', (n) => (n.alive ? 1 : 0));
+    perNode('lens_node_running_jobs', 'Jobs the node was running at its last status', (n) => n.runningJobs);
+    perNode('lens_node_concurrency', 'Worker slots of the node (jobs.concurrency)', (n) => n.concurrency);
+    perNode('lens_node_gpus', 'GPUs of the node (node.gpus)', (n) => n.gpus);
+    new client.Gauge({
+      name: 'lens_leader',
+      help: 'Which node holds each leader role (1 for the holder)',
+      labelNames: ['role', 'node'],
+      registers: [this.registry],
+      async collect() {
+        this.reset();
+        for (const n of await read()) for (const role of n.leading) this.set({ role, node: n.node }, 1);
+      },
+    });
+    new client.Gauge({
+      name: 'lens_is_leader',
+      help: 'Whether this node leads the role now',
+      labelNames: ['role'],
+      registers: [this.registry],
+      collect() {
+        const mine = localRoles();
+        for (const role of Object.values(LEADER_ROLES)) this.set({ role }, mine.includes(role) ? 1 : 0);
       },
     });
   }

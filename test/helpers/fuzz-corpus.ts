@@ -110,7 +110,7 @@ function element(buf: Buffer, tag: number): Element {
 const PIXEL_DATA = 0x7fe00010;
 
 /** A sequence nested `depth` levels (explicit VR LE, undefined lengths), inserted before the first later tag. */
-function withNesting(buf: Buffer, depth: number): Buffer {
+export function withNesting(buf: Buffer, depth: number): Buffer {
   const open = Buffer.from([0x08, 0x00, 0x40, 0x11, 0x53, 0x51, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xfe, 0xff, 0x00, 0xe0, 0xff, 0xff, 0xff, 0xff]);
   const close = Buffer.from([0xfe, 0xff, 0x0d, 0xe0, 0, 0, 0, 0, 0xfe, 0xff, 0xdd, 0xe0, 0, 0, 0, 0]);
   const at = elements(buf).find((e) => e.tag > 0x00081140)!.at;

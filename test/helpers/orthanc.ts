@@ -4,6 +4,9 @@
  *
  *   const pacs = useOrthanc({ stableAge: 2 });
  *   test('...', async () => { await fetch(pacs().url + '/system'); });
+ *
+ * `superviseRestartMs` runs it as systemd's Restart=always would: restarted after each crash on the same folder and
+ * ports; `pacs().crashes` and `pacs().restarts` count them (test/integration/service/pacs-poison.test.ts).
  */
 import { OrthancProcess, type OrthancOptions } from '../../src/pacs/orthanc-process';
 

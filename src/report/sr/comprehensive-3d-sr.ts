@@ -30,6 +30,11 @@ export class Comprehensive3DSR {
     modelName: string;
     softwareVersion: string;
     contentDate?: Date;
+    /**
+     * Earlier SRs (same study) whose content this one includes with modification: a re-analysis' report names
+     * the report it supersedes (PS3.3 C.17.2, Predecessor Documents Sequence, Hierarchical SOP Instance Reference).
+     */
+    predecessors?: { seriesInstanceUID: string; sopInstanceUID: string }[];
   }) {
     if (!(opts.content instanceof ContainerContentItem) || opts.content.relationshipType) {
       throw new Error('Comprehensive3DSR: content must be a root CONTAINER (no relationship type)');
@@ -74,6 +79,19 @@ export class Comprehensive3DSR {
           })),
         },
       ],
+      ...(opts.predecessors?.length
+        ? {
+            PredecessorDocumentsSequence: [
+              {
+                StudyInstanceUID: study.StudyInstanceUID,
+                ReferencedSeriesSequence: opts.predecessors.map((p) => ({
+                  SeriesInstanceUID: assertUid(p.seriesInstanceUID, 'predecessor SeriesInstanceUID'),
+                  ReferencedSOPSequence: [{ ReferencedSOPClassUID: COMPREHENSIVE_3D_SR_SOP_CLASS, ReferencedSOPInstanceUID: assertUid(p.sopInstanceUID, 'predecessor SOPInstanceUID') }],
+                })),
+              },
+            ],
+          }
+        : {}),
       ValueType: root.ValueType,
       ConceptNameCodeSequence: root.ConceptNameCodeSequence,
       ContinuityOfContent: root.ContinuityOfContent,

@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { toleratedComment, writeReportFiles } from '../../../src/report';
+import { buildReportObjects, toleratedComment, writeReportFiles, writeReportObjects } from '../../../src/report';
+import { analysedComment } from '../../../src/report/inputs';
 import { fromPart10 } from '../../../src/report/part10';
 import type { Findings } from '../../../src/detect/findings';
 import type { Volume } from '../../../src/dicom/volume';
@@ -92,6 +93,30 @@ describe('synthetic volume', () => {
       // A shortened text says so.
       if (v.long) expect(seg.SeriesDescription).toMatch(/\.\.\.$/);
     }
+  });
+
+  test('a re-analysis: the SR names the series and slices analysed and the SR it supersedes; other UIDs than the first', async () => {
+    const findings = syntheticFindings(small.volume, 2);
+    const predecessor = { seriesInstanceUID: '2.25.1001', sopInstanceUID: '2.25.1002' };
+    const objects = buildReportObjects({
+      findings, volume: small.volume, sourceDataset: small.sourceDataset,
+      analysis: { instancesDigest: '0123456789abcdef', predecessors: [predecessor] },
+    });
+    const dir = path.join(tmp, 'reanalysis');
+    const files = await writeReportObjects(objects, dir);
+    for (const f of files) expect({ file: path.basename(f), errors: dciodvfy(f).errors }).toEqual({ file: path.basename(f), errors: [] });
+    const dump = dsrdump(path.join(dir, 'sr.dcm'), ['+Pl']);
+    expect(dump.exitCode).toBe(0);
+    expect(dump.output).toContain(`TEXT:(,,"Comment")="${analysedComment(small.volume, Number(small.sourceDataset.SeriesNumber) || undefined)}"`);
+    expect(dump.output).toContain(`, ${small.volume.slices.length} slices`);
+    const sr = fromPart10(fs.readFileSync(path.join(dir, 'sr.dcm')));
+    const refs = [sr.PredecessorDocumentsSequence].flat()[0];
+    expect(refs.StudyInstanceUID).toBe(small.volume.studyInstanceUID);
+    expect([refs.ReferencedSeriesSequence].flat()[0]).toMatchObject({ SeriesInstanceUID: predecessor.seriesInstanceUID });
+    expect([[refs.ReferencedSeriesSequence].flat()[0].ReferencedSOPSequence].flat()[0].ReferencedSOPInstanceUID).toBe(predecessor.sopInstanceUID);
+    // Another instance set of the same series: other UIDs (never the same UID for other content).
+    const first = buildReportObjects({ findings, volume: small.volume, sourceDataset: small.sourceDataset });
+    expect(first.map((o) => o.sopInstanceUID)).not.toContain(objects[0].sopInstanceUID);
   });
 });
 

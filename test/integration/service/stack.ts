@@ -33,6 +33,8 @@ export interface StackOptions {
   config?: Record<string, any>;
   /** false: no `orthanc` section, a plain DICOMweb PACS */
   orthancRest?: boolean;
+  /** Orthanc restarted after each crash, as under systemd Restart=always (OrthancOptions.superviseRestartMs). */
+  superviseRestartMs?: number;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -43,6 +45,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const orthanc = await OrthancProcess.start({
     dir: path.join(dir, 'orthanc'),
     ...lensOrthancOptions({ serviceUrl, secret, stableAge: opts.stableAge ?? 1, push: opts.push ?? true }),
+    superviseRestartMs: opts.superviseRestartMs,
   });
   const c = opts.config ?? {};
   const raw = {
@@ -117,6 +120,11 @@ export class ServiceChild {
         return false;
       }
     }, 60000, 'service start');
+  }
+
+  /** The service's process id while it runs (its analysis processes are its children). */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   async kill(signal: NodeJS.Signals): Promise<void> {

@@ -18,4 +18,14 @@ describe('deterministic UIDs', () => {
     expect(() => reportUids('not-a-uid', { name: 'm', version: '1' })).toThrow(/SeriesInstanceUID/);
     expect(() => deriveUid()).toThrow(/non-empty/);
   });
+  test('another set of analysed instances of the same series gets other UIDs; the same set the same ones', () => {
+    const model = { name: 'lens-ulb', version: '0.1.0' };
+    const sixty = reportUids('1.2.3', model, 'aaaaaaaaaaaaaaaa');
+    expect(reportUids('1.2.3', model, 'aaaaaaaaaaaaaaaa')).toEqual(sixty);
+    const more = reportUids('1.2.3', model, 'bbbbbbbbbbbbbbbb');
+    expect(more.srInstance).not.toBe(sixty.srInstance);
+    expect(more.segSeries).not.toBe(sixty.segSeries);
+    // The device is the model, whatever it analysed.
+    expect(more.deviceObserver).toBe(sixty.deviceObserver);
+  });
 });

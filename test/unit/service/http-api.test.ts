@@ -52,8 +52,10 @@ test('the webhook requires the shared secret and enqueues the study', async () =
 test('with server.apiToken the API and the dashboard need the token; /healthz does not', async () => {
   expect((await fetch(`${base}/healthz`)).status).toBe(200);
   for (const p of ['/api/jobs', '/dashboard', '/metrics']) {
-    expect((await fetch(base + p)).status).toBe(401);
-    expect((await fetch(base + p, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    // The dashboard sends a browser to the login page (auth.ts; test/unit/service/auth.test.ts).
+    const refused = p === '/dashboard' ? 303 : 401;
+    expect((await fetch(base + p, { redirect: 'manual' })).status).toBe(refused);
+    expect((await fetch(base + p, { redirect: 'manual', headers: { Authorization: 'Bearer wrong' } })).status).toBe(refused);
     expect((await fetch(base + p, { headers: auth })).status).toBe(200);
   }
 });
@@ -121,4 +123,24 @@ test('a job store that fails answers 500 in JSON without its details, instead of
     s.closeAllConnections();
     await new Promise((r) => s.close(r));
   }
+});
+
+test('re-drive of dead jobs: token required, the reason checked, the jobs re-driven named', async () => {
+  expect((await post('/api/jobs/redrive', {})).status).toBe(401);
+  expect((await post('/api/jobs/redrive?reason=DROP%20TABLE', {}, auth)).status).toBe(400);
+  const other = '1.2.826.0.1.3680043.8.498.77';
+  const { job } = await store.enqueue({ studyInstanceUID: other, source: 'manual' });
+  // Three failed attempts (maxAttempts 3, no retry horizon in this store): dead.
+  for (let i = 0; i < 3; i++) {
+    let claimed;
+    while ((claimed = await store.claim('w', 1000, { now: Date.now() + 3600000 * (i + 1) }))!.id !== job.id)
+      await store.complete(claimed!.id, 'w', { kind: 'skipped', reason: 'test', message: 'not this one' });
+    await store.complete(job.id, 'w', { kind: 'failed', reason: 'pacs-http-503', message: 'busy', transient: true }, Date.now() + 3600000 * (i + 1));
+  }
+  expect((await store.get(job.id))!.state).toBe('dead');
+  expect(await (await post('/api/jobs/redrive?reason=pacs-unreachable', {}, auth)).json()).toEqual({ redriven: 0, jobIds: [] });
+  const r = await post('/api/jobs/redrive', {}, auth);
+  expect(r.status).toBe(202);
+  expect(await r.json()).toEqual({ redriven: 1, jobIds: [job.id] });
+  expect((await store.get(job.id))!.state).toBe('queued');
 });

@@ -1,7 +1,7 @@
 import { selectionSchema } from '../../../src/config/schema';
 import type { SeriesInfo } from '../../../src/dicom/series';
 import { SkipStudy } from '../../../src/pipeline/errors';
-import { idempotencyKey } from '../../../src/pipeline/idempotency';
+import { idempotencyKey, instanceSet } from '../../../src/pipeline/idempotency';
 import { ownOutputReason, splitOwnOutputs } from '../../../src/pipeline/own-outputs';
 import type { InstanceHeader } from '../../../src/dicom/instance-header';
 import type { Job } from '../../../src/jobs/types';
@@ -21,14 +21,6 @@ describe('own outputs', () => {
     const { own, others } = splitOwnOutputs([{ seriesInstanceUID: '1', modality: 'SR', manufacturer: 'lens-pacs' }, { seriesInstanceUID: '5', modality: 'CT' }]);
     expect(own.map((o) => o.series.seriesInstanceUID)).toEqual(['1']);
     expect(others.map((o) => o.seriesInstanceUID)).toEqual(['5']);
-  });
-});
-
-describe('idempotency key', () => {
-  test('depends on study, series and model version', () => {
-    expect(idempotencyKey('1.2', '1.2.3', 'lens-ulb-1.0')).toBe('1.2|1.2.3|lens-ulb-1.0');
-    expect(idempotencyKey('1.2', '1.2.3', 'lens-ulb-1.1')).not.toBe(idempotencyKey('1.2', '1.2.3', 'lens-ulb-1.0'));
-    expect(() => idempotencyKey('1.2', '', 'm')).toThrow(/series/);
   });
 });
 
@@ -61,16 +53,19 @@ describe('poll windows', () => {
 
 describe('select stage', () => {
   const rules = selectionSchema.parse({});
-  const ct = (uid: string, n: number): SeriesInfo => ({ studyInstanceUID: '1.9', seriesInstanceUID: uid, modality: 'CT', instances: new Array(n).fill({}) });
-  /** A study in memory: its series list, and each series' metadata, with every metadata read counted. */
-  function studyOf(list: SeriesSummary[], unreadable: Record<string, number> = {}) {
+  const ct = (uid: string, n: number): SeriesInfo => ({
+    studyInstanceUID: '1.9', seriesInstanceUID: uid, modality: 'CT',
+    instances: Array.from({ length: n }, (_, i) => ({ sopInstanceUID: `${uid}.${i + 1}` }) as InstanceHeader),
+  });
+  /** A study in memory: its series list, and each series' metadata (40 instances unless `sizes` says), with every metadata read counted. */
+  function studyOf(list: SeriesSummary[], unreadable: Record<string, number> = {}, sizes: Record<string, number> = {}) {
     const reads: string[] = [];
     const source: SelectDeps['source'] = {
       listSeries: async () => list,
       seriesMetadata: async (_study, uid): Promise<SeriesMetadata> => {
         reads.push(uid);
         return {
-          series: ct(uid, 40),
+          series: ct(uid, sizes[uid] ?? 40),
           unreadable: new Array(unreadable[uid] ?? 0).fill({ reason: 'dataset lacks SOPInstanceUID' }),
           dataset: async (sop) => ({ SOPInstanceUID: sop, StudyInstanceUID: '1.9' }),
         };
@@ -95,7 +90,9 @@ describe('select stage', () => {
 
   test('selects and keys the work', async () => {
     const s = await run(deps());
-    expect(s.idempotencyKey).toBe('1.9|1.9.1|m-1');
+    expect(s.idempotencyKey).toBe(idempotencyKey('1.9', '1.9.1', instanceSet(ct('1.9.1', 40).instances.map((i) => i.sopInstanceUID)), 'm-1'));
+    expect(s.instances.count).toBe(40);
+    expect(s.reanalysis).toBeUndefined();
   });
   test('reads the metadata of each candidate once, of no other series, and hands the chosen one on', async () => {
     const study = studyOf(
@@ -143,7 +140,29 @@ describe('select stage', () => {
     });
     expect(await skipReason(run(withOutputs))).toBe('own-output');
     expect(await skipReason(run(deps({ findSucceeded: async () => prev })))).toBe('already-analysed');
+    await expect(run(deps({ findSucceeded: async () => prev }))).rejects.toThrow('already analysed: series 1.9.1, same 40 instances, same model m-1 (job 4)');
     expect((await run(withOutputs, true)).series.seriesInstanceUID).toBe('1.9.1');
+  });
+  test('a series completed later, or another series now preferred, is analysed again, superseding every earlier report of the model', async () => {
+    const first = await run(deps({ source: studyOf([{ seriesInstanceUID: '1.9.1', modality: 'CT' }], {}, { '1.9.1': 60 }).source }));
+    const done = (id: number, key: string, modelVersion = 'm-1') =>
+      ({ id, idempotencyKey: key, modelVersion, outputs: { srSeriesUID: `sr${id}`, srSopInstanceUID: `sr${id}.1`, segSeriesUID: `seg${id}` } }) as Job;
+    // The store knows the 60-instance analysis (job 5), an older one of another model (job 2); the series now has 134.
+    const history = async () => [done(5, first.idempotencyKey), done(2, first.idempotencyKey, 'm-0')];
+    const grown = studyOf([{ seriesInstanceUID: '1.9.1', modality: 'CT' }, { seriesInstanceUID: 'sr5', modality: 'SR', manufacturer: 'lens-pacs' }], {}, { '1.9.1': 134 });
+    const again = await run(deps({ source: grown.source, succeededForStudy: history }));
+    expect(again.instances.count).toBe(134);
+    expect(again.idempotencyKey).not.toBe(first.idempotencyKey);
+    expect(again.reanalysis).toEqual({
+      why: 'series 1.9.1 changed: 74 instances added (60 -> 134)', previousJobId: 5,
+      supersedes: [{ srSeriesUID: 'sr5', srSopInstanceUID: 'sr5.1', segSeriesUID: 'seg5' }],
+    });
+    expect(selectStage(deps()).describe(again)).toMatchObject({ reanalysis: { why: again.reanalysis!.why } });
+    const twoSeries = studyOf([{ seriesInstanceUID: '1.9.1', modality: 'CT' }, { seriesInstanceUID: '1.9.2', modality: 'CT' }], {}, { '1.9.1': 60 });
+    const preferred = await run(deps({ source: twoSeries.source, succeededForStudy: history, selectSeries: (series) => ({ selected: series[1], why: 'thinner', rejected: [] }) }));
+    expect(preferred.reanalysis?.why).toBe('series 1.9.2 (40 instances) is now preferred over series 1.9.1 (60 instances)');
+    // A forced re-run of the same key supersedes nothing: its report keeps the same UIDs.
+    expect((await run(deps({ source: studyOf([{ seriesInstanceUID: '1.9.1', modality: 'CT' }], {}, { '1.9.1': 60 }).source, succeededForStudy: history }), true)).reanalysis).toBeUndefined();
   });
 });
 
@@ -171,6 +190,7 @@ describe('fetch stage', () => {
       tolerated: ['no ImageType: taken for ORIGINAL\\PRIMARY'],
       modelVersion: 'm-1',
       idempotencyKey: 'k',
+      instances: instanceSet(s.instances.map((i) => i.sopInstanceUID)),
       rejected: [],
     };
     const stage = fetchStage(source);

@@ -29,7 +29,8 @@ const selected: SelectedSeries = {
   why: 'the only CT series',
   tolerated: [],
   modelVersion: 'lens-ulb-0.3.0',
-  idempotencyKey: `${STUDY}|${SERIES}|lens-ulb-0.3.0`,
+  idempotencyKey: `${STUDY}|${SERIES}|3:0123456789abcdef|lens-ulb-0.3.0`,
+  instances: { count: 3, digest: '0123456789abcdef' },
   rejected: [],
 };
 const fetched: FetchedVolume = { selection: selected, volume: { dims: [4, 4, 3] } as Volume, sourceDataset: {}, notes: [] };

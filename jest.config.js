@@ -4,6 +4,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: false }] },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
   testTimeout: 120000,
-  maxWorkers: 2,
+  // Integration tests mostly wait on Orthanc, PostgreSQL and child processes: a third worker fills 2 cores.
+  maxWorkers: 3,
   verbose: false,
 };

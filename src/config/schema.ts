@@ -2,6 +2,7 @@
  * The one typed configuration of lens-pacs. Every section has defaults that run the local demo; a config file
  * (JSON) and environment variables override them (see load.ts). Each stage reads only its own section.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DICOM_LIMITS } from '../dicom/limits';
@@ -211,6 +212,11 @@ export const configSchema = z
      */
     node: z
       .object({
+        /**
+         * This node's stable name (default: the host name): a study received by C-STORE is analysed by the node
+         * that holds its files (unless dimse.sharedWorkDir), also after that node restarts.
+         */
+        name: z.string().min(1).max(200).default(os.hostname()),
         /** GPUs this node's workers use (reported in /api/nodes and metrics; sizing in docs/deploy.md). */
         gpus: z.number().int().min(0).default(0),
         /** Whether this node may lead (run the event sources); false makes a worker-only node. */
@@ -240,6 +246,11 @@ export const configSchema = z
         maxTotalMb: z.number().positive().default(32768),
         /** Received files after the study's job ended: kept when it did not succeed ('failed'), never, or always. */
         keepReceived: z.enum(['never', 'failed', 'always']).default('failed'),
+        /**
+         * The work dir's dimse/ folder is on storage every node reads (a shared volume): any node may analyse a
+         * received study. Otherwise (default) its job is left to the node that received it (node.name).
+         */
+        sharedWorkDir: z.boolean().default(false),
         /**
          * Where the SR and SEG of received studies go by C-STORE (a PACS without STOW-RS); absent: stored by
          * STOW-RS into pacs.dicomwebUrl. `confirm`: a C-FIND (IMAGE level) on the peer then checks they are there.

@@ -10,7 +10,7 @@ import type { DimseScp } from './scp';
 import { ReceivedStudyTracker } from './study-tracker';
 
 export interface DimseIntakeDeps {
-  config: Pick<LensConfig, 'dimse'>;
+  config: Pick<LensConfig, 'dimse' | 'node'>;
   workDir: string;
   store: Pick<JobStore, 'get'>;
   enqueue(req: StudyAnalysisRequest): Promise<EnqueueResult>;
@@ -35,6 +35,7 @@ export async function startDimseIntake(d: DimseIntakeDeps): Promise<DimseIntake>
     enqueue: d.enqueue,
     quietMs: c.quietSeconds * 1000,
     keepReceived: c.keepReceived,
+    receivedBy: c.sharedWorkDir ? undefined : d.config.node.name,
     maxStudyBytes: c.maxStudyMb * MB,
     maxTotalBytes: c.maxTotalMb * MB,
   });

@@ -21,6 +21,8 @@ export interface StudyTrackerOptions {
   keepReceived: KeepReceived;
   maxStudyBytes: number;
   maxTotalBytes: number;
+  /** The node whose disk holds the files (node.name), named in the job so that only it claims the job; unset when shared. */
+  receivedBy?: string;
   /** How often studies are looked at (default: a quarter of quietMs, 100 ms to 1 s). */
   tickMs?: number;
 }
@@ -144,7 +146,7 @@ export class ReceivedStudyTracker {
       r = await this.o.enqueue({
         studyInstanceUID: uid,
         source: 'dimse',
-        payload: { dimseFolder: this.o.files.relativeStudyDir(uid) },
+        payload: { dimseFolder: this.o.files.relativeStudyDir(uid), ...(this.o.receivedBy ? { receivedBy: this.o.receivedBy } : {}) },
         details: { files: s.files, bytes: s.bytes },
       });
     } catch (e) {

@@ -156,8 +156,13 @@ export class PostgresJobStore implements JobStore {
           [req.studyInstanceUID, WAITING_STATES],
         )
       ).rows[0];
+      // A quarantined study is not tried again by a re-sent event, only by a manual re-run (sqlite-store.ts).
+      const quarantined = req.force
+        ? undefined
+        : (await c.query<JobRow>(`SELECT * FROM jobs WHERE kind = 'study-analysis' AND study_uid = $1 ORDER BY id DESC LIMIT 1`, [req.studyInstanceUID])).rows[0];
       const twin =
         waiting ??
+        (quarantined?.state === 'quarantined' ? quarantined : undefined) ??
         (req.mergeWithinMs && !req.force
           ? (
               await c.query<JobRow>(
@@ -189,7 +194,7 @@ export class PostgresJobStore implements JobStore {
     return toJob(r.rows[0]);
   }
 
-  async claim(owner: string, leaseMs: number, { kinds = JOB_KINDS, now = Date.now() }: ClaimOptions = {}): Promise<Job | undefined> {
+  async claim(owner: string, leaseMs: number, { kinds = JOB_KINDS, now = Date.now(), node }: ClaimOptions = {}): Promise<Job | undefined> {
     if (kinds.length === 0) return undefined;
     return this.tx(async (c) => {
       await this.recordLostWorkers(c, kinds, now);
@@ -199,8 +204,9 @@ export class PostgresJobStore implements JobStore {
           `SELECT * FROM jobs
            WHERE kind = ANY($1::text[]) AND state IN ('queued', 'failed-retrying') AND next_attempt_at <= $2
              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.study_uid = jobs.study_uid AND o.id < jobs.id AND o.state IN ('queued', 'failed-retrying', 'running'))
+             AND (payload->>'receivedBy' IS NULL OR payload->>'receivedBy' = $3)
            ORDER BY death_count > 0, next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
-          [kinds, now],
+          [kinds, now, node ?? null],
         )
       ).rows[0];
       if (!row) return undefined;

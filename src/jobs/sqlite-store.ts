@@ -90,8 +90,16 @@ export class SqliteJobStore implements JobStore {
       const waiting = this.db
         .prepare(`SELECT * FROM jobs WHERE kind = 'study-analysis' AND study_uid = ? AND state IN (${placeholders(WAITING_STATES.length)}) ORDER BY id LIMIT 1`)
         .get(req.studyInstanceUID, ...WAITING_STATES) as Row | undefined;
+      // A quarantined study (it crashed the analysis or the PACS) is not tried again by a re-sent event: only a
+      // manual re-run (force) does; the event is kept in the quarantined job's journey.
+      const quarantined = req.force
+        ? undefined
+        : (this.db
+            .prepare(`SELECT * FROM jobs WHERE kind = 'study-analysis' AND study_uid = ? ORDER BY id DESC LIMIT 1`)
+            .get(req.studyInstanceUID) as Row | undefined);
       const twin =
         waiting ??
+        (quarantined?.state === 'quarantined' ? quarantined : undefined) ??
         (req.mergeWithinMs && !req.force
           ? (this.db
               .prepare(`SELECT * FROM jobs WHERE kind = 'study-analysis' AND study_uid = ? AND source != ? AND created_at >= ? AND force = 0 ORDER BY id DESC LIMIT 1`)
@@ -121,7 +129,7 @@ export class SqliteJobStore implements JobStore {
     return Number(info.lastInsertRowid);
   }
 
-  async claim(owner: string, leaseMs: number, { kinds = JOB_KINDS, now = Date.now() }: ClaimOptions = {}): Promise<Job | undefined> {
+  async claim(owner: string, leaseMs: number, { kinds = JOB_KINDS, now = Date.now(), node }: ClaimOptions = {}): Promise<Job | undefined> {
     if (kinds.length === 0) return undefined;
     return this.db.transaction((): Job | undefined => {
       this.recordDeaths(kinds, now);
@@ -131,9 +139,10 @@ export class SqliteJobStore implements JobStore {
           `SELECT * FROM jobs
            WHERE kind IN (${placeholders(kinds.length)}) AND state IN ('queued', 'failed-retrying') AND next_attempt_at <= ?
              AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.study_uid = jobs.study_uid AND o.id < jobs.id AND o.state IN ('queued', 'failed-retrying', 'running'))
+             AND (json_extract(payload, '$.receivedBy') IS NULL OR json_extract(payload, '$.receivedBy') = ?)
            ORDER BY death_count > 0, next_attempt_at, id LIMIT 1`,
         )
-        .get(...kinds, now) as Row | undefined;
+        .get(...kinds, now, node ?? null) as Row | undefined;
       if (!row) return undefined;
       const job = toJob(row);
       this.db

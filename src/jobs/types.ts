@@ -211,6 +211,11 @@ export type RedriveQuery =
 export interface ClaimOptions {
   /** Only jobs of these kinds (the ones this worker can run); all kinds when left out. */
   kinds?: readonly JobKind[];
+  /**
+   * The claiming node's name (node.name): a job whose payload names another node in `receivedBy` (its input files
+   * are on that node's disk, e.g. a study received by C-STORE) is left to that node.
+   */
+  node?: string;
   now?: number;
 }
 

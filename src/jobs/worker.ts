@@ -45,6 +45,8 @@ export interface WorkerPoolOptions {
   runners: JobRunners;
   onFinished?(job: Job, result: JobCompletion): void;
   owner?: string;
+  /** This node's name (ClaimOptions.node): jobs whose input is on another node's disk are left to it. */
+  node?: string;
 }
 
 export class WorkerPool {
@@ -85,7 +87,7 @@ export class WorkerPool {
     while (this.running) {
       let job: Job | undefined;
       try {
-        job = await this.o.store.claim(this.owner, this.o.leaseMs, { kinds: this.kinds });
+        job = await this.o.store.claim(this.owner, this.o.leaseMs, { kinds: this.kinds, node: this.o.node });
       } catch (e) {
         // A full or unavailable store is logged by the service's intake gate (once, then once a minute), not here every second.
         if (e instanceof JobStoreUnavailableError) log.debug('claim failed: job store unavailable', { worker: index, reason: e.reason });

@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { LensConfig } from '../config/schema';
-import { assertServiceConfig } from '../config/service-requirements';
+import { assertServiceConfig, eventSources } from '../config/service-requirements';
 import { JobStoreUnavailableError } from '../jobs/errors';
 import { describeJobStore, isNetworkStore, openJobStore } from '../jobs/open-store';
 import type { JobStore, StudyAnalysisRequest } from '../jobs/types';
@@ -108,7 +108,9 @@ export async function startService(config: LensConfig): Promise<RunningService> 
     metrics.watchIntake(intake);
     intake.start();
     stoppers.unshift(() => intake.stop());
-    // Workers take no job while the PACS does not answer (pacs-availability.ts); the probe is /readyz's too.
+    // Workers take no job while the PACS does not answer (pacs-availability.ts); the probe is /readyz's too. A
+    // deployment that only receives by C-STORE and answers by C-STORE never uses DICOMweb: nothing to wait for.
+    const dicomwebInUse = !config.dimse.destination || eventSources(config).some((s) => s.enabled && s.name !== 'DICOM C-STORE');
     const pacs = new PacsAvailability({
       everyMs: config.jobs.pacsProbeSeconds * 1000,
       probe: async () => {
@@ -124,12 +126,13 @@ export async function startService(config: LensConfig): Promise<RunningService> 
         workers.wake();
       },
     });
-    pacs.start();
+    if (dicomwebInUse) pacs.start();
     stoppers.unshift(() => pacs.stop());
     const workers = new WorkerPool({
-      store: claimsWhile(store, () => pacs.up),
+      store: dicomwebInUse ? claimsWhile(store, () => pacs.up) : store,
       concurrency: config.jobs.concurrency,
       leaseMs: config.jobs.leaseSeconds * 1000,
+      node: config.node.name,
       runners: { 'study-analysis': (job, ctx) => analysis.run({ ...job, dimseFolder: receivedFolderOf(job) }, ctx) },
       onFinished: (_job, result) => metrics.jobFinished(result),
     });
@@ -215,7 +218,7 @@ export async function startService(config: LensConfig): Promise<RunningService> 
         }
         checks.intake = gate.open ? { ok: true } : { ok: false, detail: `stopped (${gate.reason}): ${gate.detail}` };
         checks.model = { ok: true, detail: `${detector.manifest.name} ${detector.manifest.version} (${detector.executionProvider})` };
-        checks.pacs = await pacs.check();
+        if (dicomwebInUse) checks.pacs = await pacs.check();
         return checks;
       },
       keySlicePng: (job, lesion) => keySlices.png(job, lesion),

@@ -140,6 +140,15 @@ export function jobStoreContract(open: OpenStore): void {
     expect((await store.journey(s.id)).at(-1)).toMatchObject({ event: 'skipped', details: { reason: 'no-ct', message: 'MR only' } });
   });
 
+  test('a job whose input is on one node\'s disk (payload receivedBy) is claimed only by that node; other jobs by any', async () => {
+    const store = await newStore();
+    const pinned = (await store.enqueue({ studyInstanceUID: '7.1', source: 'dimse', payload: { dimseFolder: 'dimse/studies/7.1', receivedBy: 'node-a' } }, 1000)).job;
+    const free = (await store.enqueue({ studyInstanceUID: '7.2', source: 'changes' }, 1001)).job;
+    expect((await store.claim('w-b', 1000, { node: 'node-b', now: 2000 }))?.id).toBe(free.id);
+    expect(await store.claim('w-b', 1000, { node: 'node-b', now: 2001 })).toBeUndefined();
+    expect((await store.claim('w-a', 1000, { node: 'node-a', now: 2002 }))?.id).toBe(pinned.id);
+  });
+
   test('list filters, cursors persist', async () => {
     const store = await newStore();
     await store.enqueue({ studyInstanceUID: '1.5', source: 'poll' });
@@ -311,7 +320,11 @@ export function jobStoreContract(open: OpenStore): void {
       ]);
       expect((await store.countByState()).quarantined).toBe(1);
       expect(await store.list({ state: 'quarantined' })).toHaveLength(1);
-      // A new event for the study makes a new job (a quarantined job is final), which runs normally.
+      // A re-sent study is not tried again: the event joins the quarantined job's journey (the PACS is not hammered).
+      const again = await store.enqueue({ studyInstanceUID: '1.1', source: 'changes' }, t + 1000);
+      expect(again).toMatchObject({ created: false, job: { id: q.id, state: 'quarantined' } });
+      expect((await store.journey(q.id)).at(-1)).toMatchObject({ event: 'received', details: { source: 'changes', duplicate: true } });
+      // Only a manual re-run (force) makes a new job (a quarantined job is final).
       expect((await store.enqueue({ studyInstanceUID: '1.1', source: 'manual', force: true }, t + 2000)).created).toBe(true);
     });
 

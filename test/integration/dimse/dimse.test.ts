@@ -41,6 +41,10 @@ async function startService(dimse: Record<string, unknown>): Promise<void> {
     enabled: true, aeTitle: LENS_AE, port: scpPort, allowedCallingAeTitles: [SENDER], quietSeconds: 1,
     destination: { aeTitle: PACS_NO_WEB, port: storescpPort, confirm: false }, ...dimse,
   };
+  // A PACS without DICOMweb: no webhook, and the DICOMweb URL points at a closed loopback port, so nothing may
+  // depend on it (the workers must not wait for it to answer).
+  raw.listener.webhook.enabled = false;
+  raw.pacs.dicomwebUrl = 'http://127.0.0.1:9/dicom-web';
   fs.writeFileSync(stack.configFile, JSON.stringify(raw, null, 2));
   service = new ServiceChild(stack);
   await service.start();

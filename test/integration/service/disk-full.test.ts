@@ -95,8 +95,11 @@ function fillDisk(): void {
     const metrics = await api<string>(stack, '/metrics');
     expect(metrics).toContain('lens_intake_open 0');
     expect(metrics).toContain('lens_intake_stopped{reason="store-full"} 1');
-    // The watermark's measurement (fs.statfs of the store's folder) sees the full tmpfs.
-    expect(Number(/lens_disk_free_bytes\{volume="store"\} (\d+)/.exec(metrics)?.[1])).toBeLessThan(64 * 1024);
+    // The watermark's measurement (fs.statfs of the store's folder, every storeCheckSeconds) sees the full tmpfs.
+    await waitFor(async () => {
+      const free = Number(/lens_disk_free_bytes\{volume="store"\} (\d+)/.exec(await api<string>(stack, '/metrics'))?.[1]);
+      return free < 64 * 1024;
+    }, 15000, 'the store volume measured full');
 
     // Orthanc declared every burst study stable and pushed it; the push was refused, nothing was recorded.
     await waitFor(async () => (await stableStudies()) >= studies.length, 60000, 'the burst to become stable in Orthanc');

@@ -9,14 +9,10 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config/load';
 import { serviceConfigProblems } from '../../../src/config/service-requirements';
-import { SqliteJobStore } from '../../../src/jobs/sqlite-store';
-import { createApp } from '../../../src/server/app';
-import { ServiceMetrics } from '../../../src/server/metrics';
+import { startTestApp, type TestApp } from '../../helpers/test-app';
 
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
@@ -25,31 +21,15 @@ const read = (f: string) => fs.readFileSync(path.join(REPO, f), 'utf8');
 const TOKEN = 'probe-token-0123456789abcdef';
 const SERVICE_PORT = 8700;
 
-let server: Server;
+let app: TestApp;
 let port: number;
-let store: SqliteJobStore;
 
 beforeAll(async () => {
-  store = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
-  const app = createApp({
-    store,
-    metrics: new ServiceMetrics(store),
-    apiToken: TOKEN,
-    webhook: { enabled: true, secret: 'hook-secret' },
-    enqueue: (req) => store.enqueue(req),
-    readiness: async () => ({ database: { ok: true } }),
-    keySlicePng: async () => Buffer.alloc(0),
-  });
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  port = (server.address() as AddressInfo).port;
+  app = await startTestApp({ apiToken: TOKEN });
+  ({ port } = app);
 });
 
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-  await store.close();
-});
+afterAll(() => app.close());
 
 /** Runs a health-check command against the test app (its port in place of the service's), returning the exit code. */
 function runCheck(argv: string[], token: string): Promise<number> {

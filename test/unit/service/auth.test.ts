@@ -3,37 +3,12 @@
  * store: the login page and its HttpOnly, SameSite=Strict session cookie, no token in URLs, logout, and the
  * cross-site check on requests that change something (re-run), with and without server.apiToken.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SqliteJobStore } from '../../../src/jobs/sqlite-store';
-import { createApp } from '../../../src/server/app';
-import { ServiceMetrics } from '../../../src/server/metrics';
+import { startTestApp } from '../../helpers/test-app';
 
 const TOKEN = 'token-for-the-auth-test-0123';
 const STUDY = '1.2.826.0.1.3680043.8.498.77';
 
-async function serve(apiToken?: string): Promise<{ base: string; close(): Promise<void> }> {
-  const store = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
-  const app = createApp({
-    store,
-    metrics: new ServiceMetrics(store),
-    apiToken,
-    webhook: { enabled: true, secret: 'hook-secret' },
-    enqueue: (req) => store.enqueue(req),
-    readiness: async () => ({ database: { ok: true } }),
-    keySlicePng: async () => Buffer.alloc(0),
-  });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await store.close();
-    },
-  };
-}
+const serve = (apiToken?: string) => startTestApp({ apiToken });
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 

@@ -7,35 +7,20 @@ import type { Server } from 'node:http';
 import { SqliteJobStore } from '../../../src/jobs/sqlite-store';
 import { createApp } from '../../../src/server/app';
 import { ServiceMetrics } from '../../../src/server/metrics';
+import { startTestApp, type TestApp } from '../../helpers/test-app';
 
 const STUDY = '1.2.826.0.1.3680043.8.498.1';
-let server: Server;
+let app: TestApp;
 let base: string;
 let store: SqliteJobStore;
 const auth = { Authorization: 'Bearer api-token-1' };
 
 beforeAll(async () => {
-  store = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
-  const app = createApp({
-    store,
-    metrics: new ServiceMetrics(store),
-    apiToken: 'api-token-1',
-    webhook: { enabled: true, secret: 'hook-secret' },
-    enqueue: (req) => store.enqueue(req),
-    readiness: async () => ({ database: { ok: true } }),
-    keySlicePng: async () => Buffer.alloc(0),
-  });
-  server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  app = await startTestApp({ apiToken: 'api-token-1' });
+  ({ base, store } = app);
 });
 
-afterAll(async () => {
-  // fetch keeps its connections alive: close them, or they hold the jest worker open.
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
-  await store.close();
-});
+afterAll(() => app.close());
 
 const post = (p: string, body: unknown, headers: Record<string, string> = {}) =>
   fetch(base + p, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });

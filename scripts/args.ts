@@ -61,3 +61,32 @@ export function countOption(value: string | undefined, name: string, fallback?: 
 export function listOption(value: string | undefined): string[] {
   return (value ?? '').split(',').filter(Boolean);
 }
+
+/** The options naming a set of candidate studies: synthetic phantoms and real backgrounds with inserted lesions. */
+export const STUDY_SET_OPTIONS = ['model', 'phantom-seed', 'phantoms', 'phantom-size', 'backgrounds', 'insert-seed', 'inserted'] as const;
+
+export interface StudySetArgs {
+  model: string;
+  phantomSeed: number;
+  phantoms: number;
+  phantomSize: number;
+  backgrounds: string[];
+  insertSeed: number;
+  inserted: number;
+}
+
+/** The study set of a command line; the seeds and phantom size default per script (training, validation). */
+export function studySetOptions(
+  o: Partial<Record<(typeof STUDY_SET_OPTIONS)[number], string>>,
+  defaults: { phantomSeed: number; phantomSize: number; insertSeed: number },
+): StudySetArgs {
+  return {
+    model: o.model ?? 'models/lens-ulb',
+    phantomSeed: countOption(o['phantom-seed'], 'phantom-seed', defaults.phantomSeed),
+    phantoms: countOption(o.phantoms, 'phantoms', 0),
+    phantomSize: countOption(o['phantom-size'], 'phantom-size', defaults.phantomSize),
+    backgrounds: listOption(o.backgrounds),
+    insertSeed: countOption(o['insert-seed'], 'insert-seed', defaults.insertSeed),
+    inserted: countOption(o.inserted, 'inserted', 0),
+  };
+}

@@ -29,18 +29,11 @@ import { loadSelectedVolume } from '../src/dicom/load-folder';
 import { iobb } from '../src/eval/froc';
 import { insertLesions } from '../src/synth/insert-lesions';
 import { generateStudy } from '../src/synth/study';
-import { countOption, listOption, numberOption, parseOptions } from './args';
+import { countOption, numberOption, parseOptions, STUDY_SET_OPTIONS, studySetOptions, type StudySetArgs } from './args';
 import { isValidationStudy } from './real-ct-studies';
 
-interface Args {
+interface Args extends StudySetArgs {
   out: string;
-  model: string;
-  phantomSeed: number;
-  phantoms: number;
-  phantomSize: number;
-  backgrounds: string[];
-  insertSeed: number;
-  inserted: number;
   minScore: number;
   top: number;
   ignoreTop: number;
@@ -49,17 +42,11 @@ interface Args {
 
 function parseCommandLine(argv: string[]): Args {
   const o = parseOptions(argv, {
-    values: ['out', 'model', 'phantom-seed', 'phantoms', 'phantom-size', 'backgrounds', 'insert-seed', 'inserted', 'min-score', 'top', 'ignore-top', 'ignore-score'],
+    values: [...STUDY_SET_OPTIONS, 'out', 'min-score', 'top', 'ignore-top', 'ignore-score'],
   });
   const a: Args = {
+    ...studySetOptions(o, { phantomSeed: 6001, phantomSize: 256, insertSeed: 8201 }),
     out: o.out ?? '',
-    model: o.model ?? 'models/lens-ulb',
-    phantomSeed: countOption(o['phantom-seed'], 'phantom-seed', 6001),
-    phantoms: countOption(o.phantoms, 'phantoms', 0),
-    phantomSize: countOption(o['phantom-size'], 'phantom-size', 256),
-    backgrounds: listOption(o.backgrounds),
-    insertSeed: countOption(o['insert-seed'], 'insert-seed', 8201),
-    inserted: countOption(o.inserted, 'inserted', 0),
     minScore: numberOption(o['min-score'], 'min-score', 0.15),
     top: countOption(o.top, 'top', 150),
     ignoreTop: countOption(o['ignore-top'], 'ignore-top', 3),

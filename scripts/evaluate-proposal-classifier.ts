@@ -26,37 +26,24 @@ import { evaluate, type EvalResult } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
 import { insertLesions } from '../src/synth/insert-lesions';
 import { generateStudy } from '../src/synth/study';
-import { countOption, listOption, numberOption, parseOptions } from './args';
+import { numberOption, parseOptions, STUDY_SET_OPTIONS, studySetOptions, type StudySetArgs } from './args';
 import { isValidationStudy } from './real-ct-studies';
 
 const TEST_SEEDS = [9001, 9002];
 const RANKINGS = ['detector', 'geometric-mean', 'classifier'] as const;
 type Ranking = (typeof RANKINGS)[number];
 
-interface Args {
+interface Args extends StudySetArgs {
   fpr: string;
-  model: string;
-  phantomSeed: number;
-  phantoms: number;
-  phantomSize: number;
-  backgrounds: string[];
-  insertSeed: number;
-  inserted: number;
   operatingPointFp?: number;
   record?: string;
 }
 
 function parseCommandLine(argv: string[]): Args {
-  const o = parseOptions(argv, { values: ['fpr', 'model', 'phantom-seed', 'phantoms', 'phantom-size', 'backgrounds', 'insert-seed', 'inserted', 'set-operating-point', 'record'] });
+  const o = parseOptions(argv, { values: [...STUDY_SET_OPTIONS, 'fpr', 'set-operating-point', 'record'] });
   const a: Args = {
+    ...studySetOptions(o, { phantomSeed: 7001, phantomSize: 512, insertSeed: 8301 }),
     fpr: o.fpr ?? 'models/lens-fpr',
-    model: o.model ?? 'models/lens-ulb',
-    phantomSeed: countOption(o['phantom-seed'], 'phantom-seed', 7001),
-    phantoms: countOption(o.phantoms, 'phantoms', 0),
-    phantomSize: countOption(o['phantom-size'], 'phantom-size', 512),
-    backgrounds: listOption(o.backgrounds),
-    insertSeed: countOption(o['insert-seed'], 'insert-seed', 8301),
-    inserted: countOption(o.inserted, 'inserted', 0),
     operatingPointFp: numberOption(o['set-operating-point'], 'set-operating-point'),
     record: o.record,
   };

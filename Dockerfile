@@ -26,16 +26,23 @@ HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:870
 ENTRYPOINT ["node", "bin/lens.js"]
 CMD ["serve"]
 
-# GPU: CUDA 12 + cuDNN runtime, Node 20, and onnxruntime-node's CUDA binaries (downloaded at build time).
-# python3, make and g++: better-sqlite3 builds from source when no prebuilt binary matches (node:20-bookworm has them).
-FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 AS gpu
-RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl gnupg python3 make g++ \
- && curl -fsSL https://deb.nodesource.com/setup_20.x | bash - \
- && apt-get install -y --no-install-recommends nodejs && rm -rf /var/lib/apt/lists/*
+# GPU dependencies, installed where the build tools are (node:20-bookworm has python3, make and g++, which
+# better-sqlite3 needs when no prebuilt binary matches), with onnxruntime-node's CUDA 12 provider (its install
+# script fetches it from the NuGet registry). Nothing else is downloaded: no apt repository, no install script.
+FROM node:20-bookworm AS gpu-deps
 WORKDIR /app
 ENV NODE_ENV=production ONNXRUNTIME_NODE_INSTALL=cuda12
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json .npmrc* ./
 RUN npm ci --omit=dev --no-audit --no-fund
+
+# GPU: CUDA 12 + cuDNN runtime, Node 20's binary from the official image (built for bookworm's glibc 2.36, older than
+# Ubuntu 24.04's; libstdc++ is there, apt needs it) and the dependencies built above.
+FROM nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 AS gpu
+COPY --from=node:20-bookworm /usr/local/bin/node /usr/local/bin/node
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=gpu-deps /app/package.json /app/package-lock.json ./
+COPY --from=gpu-deps /app/node_modules ./node_modules
 COPY --from=app-files /app ./
 RUN useradd --system --uid 10001 --home /app lens && mkdir -p /data && chown lens /data
 USER lens

@@ -84,7 +84,11 @@ local function enqueue(push, body)
   table.insert(queue, body)
 end
 
+-- A site's own OnStableStudy (a script loaded before this one) keeps running: lens orthanc-setup appends this
+-- script to an existing LuaScripts list.
+local previousStableStudy = OnStableStudy
 function OnStableStudy(studyId, tags, metadata)
+  if previousStableStudy ~= nil then previousStableStudy(studyId, tags, metadata) end
   local push = pushConfig()
   if push == nil then return end
   enqueue(push, DumpJson({
@@ -95,7 +99,7 @@ function OnStableStudy(studyId, tags, metadata)
   drain(push)
 end
 
--- Retry drivers. Other scripts' handlers loaded before this one are kept and called first.
+-- Retry drivers. Other scripts' handlers loaded before this one are kept and called first, as for OnStableStudy.
 local previousStableSeries = OnStableSeries
 function OnStableSeries(seriesId, tags, metadata)
   if previousStableSeries ~= nil then previousStableSeries(seriesId, tags, metadata) end

@@ -12,7 +12,9 @@
  * --set-operating-point F (validation data only: refused on test seeds 9001/9002 and on lung-dx-a0001 /
  * lidc-idri-0314) writes into the classifier's manifest the ranking with the best average sensitivity and, as
  * finalScoreThreshold, its score at F false positives per volume. --record NAME stores the figures under
- * evaluation[NAME] of that manifest.
+ * evaluation[NAME] of that manifest. --set-detector-operating-point F (validation data only, as above) writes the
+ * detector ranking's score at F false positives per volume into the detector's manifest (--model) as
+ * output.lesionScoreThreshold, the operating point of the detector alone, chosen on phantoms and real anatomy together.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -36,18 +38,20 @@ type Ranking = (typeof RANKINGS)[number];
 interface Args extends StudySetArgs {
   fpr: string;
   operatingPointFp?: number;
+  detectorOperatingPointFp?: number;
   record?: string;
 }
 
 function parseCommandLine(argv: string[]): Args {
-  const o = parseOptions(argv, { values: [...STUDY_SET_OPTIONS, 'fpr', 'set-operating-point', 'record'] });
+  const o = parseOptions(argv, { values: [...STUDY_SET_OPTIONS, 'fpr', 'set-operating-point', 'set-detector-operating-point', 'record'] });
   const a: Args = {
     ...studySetOptions(o, { phantomSeed: 7001, phantomSize: 512, insertSeed: 8301 }),
     fpr: o.fpr ?? 'models/lens-fpr',
     operatingPointFp: numberOption(o['set-operating-point'], 'set-operating-point'),
+    detectorOperatingPointFp: numberOption(o['set-detector-operating-point'], 'set-detector-operating-point'),
     record: o.record,
   };
-  if (a.operatingPointFp !== undefined) {
+  if (a.operatingPointFp !== undefined || a.detectorOperatingPointFp !== undefined) {
     if (a.phantoms > 0 && TEST_SEEDS.includes(a.phantomSeed)) throw new Error(`--set-operating-point is chosen on validation data, not on test seed ${a.phantomSeed}`);
     for (const b of a.backgrounds) if (isValidationStudy(b)) throw new Error(`--set-operating-point is never chosen on ${b} (validation-only study, reported, not tuned on)`);
   }
@@ -110,6 +114,24 @@ async function main(): Promise<void> {
     raw.evaluation = { ...raw.evaluation, [a.record]: { set, studies: truths.length, lesions: results.detector.lesions, ...Object.fromEntries(RANKINGS.map((r) => [r, summary(results[r])])), command: `node -r tsx/cjs scripts/evaluate-proposal-classifier.ts ${process.argv.slice(2).join(' ')}` } };
   }
   if (a.operatingPointFp !== undefined || a.record) fs.writeFileSync(file, JSON.stringify(raw, null, 2) + '\n');
+  if (a.detectorOperatingPointFp !== undefined) writeDetectorOperatingPoint(a, set, results.detector);
+}
+
+function writeDetectorOperatingPoint(a: Args, set: string, r: EvalResult): void {
+  const at = r.sensitivityAtFp.find((x) => x.fpPerVolume === a.detectorOperatingPointFp);
+  if (!at || at.threshold === null || at.threshold === undefined) throw new Error(`no operating point at ${a.detectorOperatingPointFp} FPs/volume (use one of 0.125..8)`);
+  const file = path.resolve(a.model, 'model.json');
+  const raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  raw.output.lesionScoreThreshold = round(at.threshold);
+  raw.operatingPoint = {
+    fpPerVolume: a.detectorOperatingPointFp,
+    lesionScoreThreshold: round(at.threshold),
+    validationSensitivity: round(at.sensitivity),
+    validationSet: { set, studies: r.volumes, lesions: r.lesions },
+    command: `node -r tsx/cjs scripts/evaluate-proposal-classifier.ts ${process.argv.slice(2).join(' ')}`,
+  };
+  fs.writeFileSync(file, JSON.stringify(raw, null, 2) + '\n');
+  console.log(`set output.lesionScoreThreshold = ${round(at.threshold)} (${a.detectorOperatingPointFp} FPs/volume, ${set}) in ${file}`);
 }
 
 function round(v: number): number {

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { UserError } from './cli/errors';
 import { classifyError } from './errors';
 
-const SUBCOMMANDS = ['inspect', 'synth', 'detect', 'eval', 'doctor', 'serve', 'demo', 'harvest'] as const;
+const SUBCOMMANDS = ['inspect', 'synth', 'detect', 'eval', 'doctor', 'serve', 'demo', 'harvest', 'model', 'orthanc-setup'] as const;
 
 export function buildProgram(): Command {
   const program = new Command('lens')

@@ -49,6 +49,12 @@ class Study:
     vol: np.ndarray              # [slices, H', W'] int16, in-plane resampled to the model spacing
     slice_pos_mm: np.ndarray     # position of each slice along the normal, relative to slice 0
     lesions: List[LesionBox] = field(default_factory=list)
+    # Real-anatomy studies (lesions inserted into real CT, scripts/detector-mining.ts): regions the heatmap loss
+    # ignores (the LENS rule: confident detections on unannotated anatomy may be unlabelled lesions) and the other
+    # detections of an earlier model there (hard negatives, where training crops are centred more often).
+    ignore: List[LesionBox] = field(default_factory=list)
+    proposals: List[LesionBox] = field(default_factory=list)
+    real: bool = False           # real CT (lesions inserted into a real background), not a phantom
 
     @property
     def z_extent(self) -> float:
@@ -108,6 +114,21 @@ def is_axis_aligned(meta: dict) -> bool:
     return all(abs(abs(d[k][i]) - 1) < 1e-6 for k, i in (('row', 0), ('column', 1)))
 
 
+def lps_box(meta: dict, b, type_index: int = -1) -> LesionBox:
+    """A bboxLPS [x0, y0, z0, x1, y1, z1] -> model-input pixel box (x, y) and mm along the normal (z)."""
+    sx, sy, sz = meta['spacing']
+    s = spec.PIXEL_SPACING_MM
+    corners = np.array([lps_to_voxel(meta, (x, y, z)) for x in (b[0], b[3]) for y in (b[1], b[4]) for z in (b[2], b[5])])
+    lo, hi = corners.min(0), corners.max(0)
+    # Source voxel index i -> model pixel u = i * sx / s (the resampling is centre-aligned at index 0).
+    return LesionBox(type_index, lo[0] * sx / s, lo[1] * sy / s, lo[2] * sz, hi[0] * sx / s, hi[1] * sy / s, hi[2] * sz)
+
+
+def truth_regions(meta: dict, truth: dict, key: str) -> List[LesionBox]:
+    """The `ignoreRegions` or `proposals` ({bboxLPS, score} entries, scripts/detector-mining.ts) of a truth file."""
+    return [lps_box(meta, r['bboxLPS']) for st in truth['studies'] for r in st.get(key, [])]
+
+
 def truth_to_boxes(meta: dict, truth: dict) -> List[LesionBox]:
     """Truth bboxLPS -> model-input pixel box (x, y) and mm along the normal (z), all lesions (fully labeled)."""
     sx, sy, sz = meta['spacing']
@@ -118,11 +139,7 @@ def truth_to_boxes(meta: dict, truth: dict) -> List[LesionBox]:
             t = TYPE_INDEX.get(les['type'])
             if t is None:
                 continue
-            b = les['bboxLPS']
-            corners = np.array([lps_to_voxel(meta, (x, y, z)) for x in (b[0], b[3]) for y in (b[1], b[4]) for z in (b[2], b[5])])
-            lo, hi = corners.min(0), corners.max(0)
-            # Source voxel index i -> model pixel u = i * sx / s (the resampling is centre-aligned at index 0).
-            box = LesionBox(t, lo[0] * sx / s, lo[1] * sy / s, lo[2] * sz, hi[0] * sx / s, hi[1] * sy / s, hi[2] * sz)
+            box = lps_box(meta, les['bboxLPS'], t)
             kb = les.get('keySliceBoxPx')
             if kb and is_axis_aligned(meta):
                 # Inclusive first/last pixel -> pixel edges -> model pixels.
@@ -149,7 +166,8 @@ def load_study(folder: str, cache_dir: Optional[str] = None) -> Study:
     with open(os.path.join(folder, 'truth.json')) as f:
         truth = json.load(f)
     pos = np.arange(vol.shape[0], dtype=np.float64) * sz
-    return Study(name, res, pos, truth_to_boxes(meta, truth))
+    return Study(name, res, pos, truth_to_boxes(meta, truth), truth_regions(meta, truth, 'ignoreRegions'),
+                 truth_regions(meta, truth, 'proposals'), any('background' in st for st in truth['studies']))
 
 
 def stack_at(st: Study, z_mm: float, y0: int = 0, x0: int = 0, h: Optional[int] = None, w: Optional[int] = None,
@@ -197,12 +215,28 @@ MIN_FRAC = 0.45
 MIN_SIZE_PX = 2.0
 
 
-def make_targets(lesions: List[LesionBox], z_mm: float, y0: int, x0: int, h: int, w: int):
-    """CenterNet targets at stride 4 for a crop [y0:y0+h, x0:x0+w] of the slice at z."""
+# Ignore regions are detection boxes: grown by this many mm in plane and along z, since a detector's box need not
+# cover all of what it fired on.
+IGNORE_MARGIN_MM = 3.0
+
+
+def make_targets(lesions: List[LesionBox], z_mm: float, y0: int, x0: int, h: int, w: int,
+                 ignore_regions: Optional[List[LesionBox]] = None):
+    """CenterNet targets at stride 4 for a crop [y0:y0+h, x0:x0+w] of the slice at z. Cells of `ignore_regions`
+    that hold no lesion are ignored by the heatmap and mask losses (neither positive nor negative)."""
     s = spec.STRIDE
     hs, ws = h // s, w // s
     hm = np.zeros((len(spec.LESION_TYPES), hs, ws), dtype=np.float32)
     ignore = np.zeros((hs, ws), dtype=np.float32)
+    m = IGNORE_MARGIN_MM / spec.PIXEL_SPACING_MM
+    for r in ignore_regions or []:
+        if not (r.z0 - IGNORE_MARGIN_MM <= z_mm <= r.z1 + IGNORE_MARGIN_MM):
+            continue
+        # Cells whose pixel span [i*s, (i+1)*s) meets the grown box.
+        i0 = max(0, int(math.floor((r.x0 - m - x0) / s))); i1 = min(ws, int(math.ceil((r.x1 + m - x0 + 1) / s)))
+        j0 = max(0, int(math.floor((r.y0 - m - y0) / s))); j1 = min(hs, int(math.ceil((r.y1 + m - y0 + 1) / s)))
+        if i1 > i0 and j1 > j0:
+            ignore[j0:j1, i0:i1] = 1.0
     mask = np.zeros((hs, ws), dtype=np.float32)
     # Regression targets at the centre cells: (cy, cx, w, h, dx, dy), at most 16 per sample.
     reg = np.zeros((16, 6), dtype=np.float32)

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spec  # noqa: E402
 from provenance import dataset_record, file_sha256, git_record  # noqa: E402
+from scipy import ndimage  # noqa: E402
 from data import MIN_FRAC, LesionBox, Study, lesion_on_slice, list_studies, load_study, make_targets, stack_at  # noqa: E402
 from export import build_model, export  # noqa: E402
 
@@ -38,40 +39,95 @@ def mirror(les: LesionBox, x0: int, y0: int, c: int, fx: bool, fy: bool) -> Lesi
     return replace(les, x0=nx0, x1=nx1, y0=ny0, y1=ny1, key_box=(kx0, ky0, kx1, ky1))
 
 
+def correlated_noise(rng: np.random.Generator, shape, sd: float, sigma: float) -> np.ndarray:
+    """White noise filtered by a Gaussian kernel of `sigma` pixels, rescaled to standard deviation `sd`: the
+    correlated noise of a real reconstruction kernel (the phantom's own noise is nearly white)."""
+    n = rng.standard_normal(shape).astype(np.float32)
+    if sigma > 0.3:
+        n = ndimage.gaussian_filter(n, (0, sigma, sigma))
+    return n * (sd / max(float(n.std()), 1e-6))
+
+
+def domain_randomise(x: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -> np.ndarray:
+    """Against learning one generator's look (issue 10 item 5): on a window-normalised stack [C, h, w], a random
+    reconstruction kernel (Gaussian blur or unsharp-mask sharpening), added correlated noise, and a random HU gain
+    and offset. `strength` scales the ranges (1 for phantoms, less for real CT, which already looks real).
+    Zero-padding outside the image stays zero."""
+    lo, hi = spec.HU_WINDOW
+    span = hi - lo
+    pad = x <= 0
+    hu = x * span + lo
+    k = rng.random()
+    if k < 0.35:
+        hu = ndimage.gaussian_filter(hu, (0, *(rng.uniform(0.4, 1.2 * strength + 0.2),) * 2))
+    elif k < 0.6:
+        b = ndimage.gaussian_filter(hu, (0, *(rng.uniform(0.6, 1.5),) * 2))
+        hu = hu + rng.uniform(0.2, 0.8 * strength) * (hu - b)
+    if rng.random() < 0.7:
+        hu = hu + correlated_noise(rng, hu.shape, rng.uniform(3, 30 * strength + 3), rng.uniform(0, 1.5))
+    gain, shift = rng.uniform(1 - 0.08 * strength, 1 + 0.08 * strength), rng.uniform(-30, 30) * strength
+    hu = (hu - lo) * gain + lo + shift
+    out = np.clip((hu - lo) / span, 0, 1)
+    out[pad] = 0
+    return out.astype(np.float32)
+
+
 class Sampler:
-    """Random 2.5D crops: positives centred (randomly placed) on a lesion slice, negatives anywhere."""
+    """Random 2.5D crops: positives centred (randomly placed) on a lesion slice, negatives anywhere. With real-CT
+    studies (lesions inserted into real anatomy), `real_fraction` of the crops come from them, and among those
+    `proposal_fraction` are centred on an earlier model's detections on the real anatomy (hard negatives); their
+    ignore regions are passed to the targets."""
 
     def __init__(self, studies: List[Study], crop: int, pos_fraction: float, rng: random.Random, augment: bool = False,
-                 slices: int = spec.SLICES):
-        self.studies, self.crop, self.pos_fraction, self.rng, self.augment = studies, crop, pos_fraction, rng, augment
+                 slices: int = spec.SLICES, real_fraction: float = 0.0, proposal_fraction: float = 0.0,
+                 real_pos_fraction: float = 0.5, domain_rand: float = 0.0):
+        self.crop, self.pos_fraction, self.rng, self.augment = crop, pos_fraction, rng, augment
         self.slices = slices
+        self.phantoms = [st for st in studies if not st.real]
+        self.reals = [st for st in studies if st.real]
+        self.real_fraction = real_fraction if self.reals else 0.0
+        if not self.phantoms:
+            self.real_fraction = 1.0
+        self.proposal_fraction, self.real_pos_fraction, self.domain_rand = proposal_fraction, real_pos_fraction, domain_rand
+        self.np_rng = np.random.default_rng(rng.randrange(2 ** 32))
+        self.pools = {False: self._by_type(self.phantoms), True: self._by_type(self.reals)}
+
+    @staticmethod
+    def _by_type(studies: List[Study]):
         # Balance lesion types: sample a type first, then a lesion of that type.
-        self.by_type = {}
-        for si, st in enumerate(studies):
-            for li, les in enumerate(st.lesions):
-                self.by_type.setdefault(les.type_index, []).append((si, li))
-        self.types = sorted(self.by_type)
+        by_type = {}
+        for st in studies:
+            for les in st.lesions:
+                by_type.setdefault(les.type_index, []).append((st, les))
+        return by_type
+
+    def _around(self, box: LesionBox, along_z: float):
+        r, c = self.rng, self.crop
+        zc, hz = (box.z0 + box.z1) / 2, (box.z1 - box.z0) / 2
+        z = zc + r.uniform(-1, 1) * hz * along_z
+        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        return z, int(round(cx - r.uniform(0.15, 0.85) * c)), int(round(cy - r.uniform(0.15, 0.85) * c))
 
     def sample(self):
         r, c = self.rng, self.crop
-        if self.types and r.random() < self.pos_fraction:
-            t = r.choice(self.types)
-            si, li = r.choice(self.by_type[t])
-            st = self.studies[si]
-            les = st.lesions[li]
-            zc, hz = (les.z0 + les.z1) / 2, (les.z1 - les.z0) / 2
-            z = zc + r.uniform(-1, 1) * hz * math.sqrt(1 - MIN_FRAC ** 2)
-            cx, cy = (les.x0 + les.x1) / 2, (les.y0 + les.y1) / 2
-            x0 = int(round(cx - r.uniform(0.15, 0.85) * c))
-            y0 = int(round(cy - r.uniform(0.15, 0.85) * c))
+        real = r.random() < self.real_fraction
+        studies, by_type = (self.reals, self.pools[True]) if real else (self.phantoms, self.pools[False])
+        u = r.random()
+        pos_fraction = self.real_pos_fraction if real else self.pos_fraction
+        if by_type and u < pos_fraction:
+            st, les = r.choice(by_type[r.choice(sorted(by_type))])
+            z, x0, y0 = self._around(les, math.sqrt(1 - MIN_FRAC ** 2))
+        elif real and u < pos_fraction + self.proposal_fraction and any(s.proposals for s in studies):
+            st = r.choice([s for s in studies if s.proposals])
+            z, x0, y0 = self._around(r.choice(st.proposals), 0.8)
         else:
-            st = r.choice(self.studies)
+            st = r.choice(studies)
             z = r.uniform(0, st.z_extent)
             _, H, W = st.vol.shape
             x0 = r.randint(min(0, W - c), max(0, W - c))
             y0 = r.randint(min(0, H - c), max(0, H - c))
         x = stack_at(st, z, y0, x0, c, c, self.slices)
-        lesions = st.lesions
+        lesions, ignore_regions = st.lesions, st.ignore
         if self.augment:
             # Against memorising 50-150 phantoms: flips (the lesion's look matters more than its side), slab order,
             # a small HU gain/offset (scanner calibration). Flips mirror the truth boxes, not the target maps: the
@@ -80,15 +136,18 @@ class Sampler:
             if fx or fy:
                 x = x[:, ::-1 if fy else 1, ::-1 if fx else 1]
                 lesions = [mirror(les, x0, y0, c, fx, fy) for les in lesions]
+                ignore_regions = [mirror(g, x0, y0, c, fx, fy) for g in ignore_regions]
             if r.random() < 0.5:
                 x = x[::-1]
-            if r.random() < 0.5:
+            if self.domain_rand > 0 and r.random() < 0.7:
+                x = domain_randomise(np.ascontiguousarray(x), self.np_rng, self.domain_rand * (0.4 if real else 1.0))
+            elif r.random() < 0.5:
                 lo, hi = spec.HU_WINDOW
                 v0 = -lo / (hi - lo)
                 gain, shift = r.uniform(0.95, 1.05), r.uniform(-15, 15) / (hi - lo)
                 x = np.clip((x - v0) * gain + v0 + shift, 0, 1) * (x > 0)
             x = np.ascontiguousarray(x, dtype=np.float32)
-        hm, ignore, mask, reg, nreg = make_targets(lesions, z, y0, x0, c, c)
+        hm, ignore, mask, reg, nreg = make_targets(lesions, z, y0, x0, c, c, ignore_regions)
         return x, hm, ignore, mask, reg, nreg
 
     def batch(self, n: int):
@@ -100,6 +159,16 @@ class Sampler:
         reg = torch.from_numpy(np.stack([i[4] for i in items]))
         nreg = torch.tensor([i[5] for i in items])
         return x, hm, ign, mask, reg, nreg
+
+
+def set_train_mode(model, freeze_bn: bool):
+    """Training mode; with freeze_bn the BatchNorms stay in eval mode (their running statistics are used and not
+    updated), as for a checkpoint recovered from an ONNX file (onnx_to_checkpoint.py)."""
+    model.train()
+    if freeze_bn:
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
 
 
 def focal_loss(pred: torch.Tensor, gt: torch.Tensor, ignore: torch.Tensor) -> torch.Tensor:
@@ -274,6 +343,17 @@ def main():
                     'with --init from a model with fewer, its weights fill the central input channels and the new '
                     'ones start at zero, so training starts from exactly the initial model')
     ap.add_argument('--data-note', default='', help='free text describing the data (generator seeds, command)')
+    ap.add_argument('--real', default='', help='folder(s), comma-separated, of lesions inserted into real CT (lens synth '
+                    '--insert-into --format raw), their truth annotated by scripts/detector-mining.ts (ignore regions, '
+                    'proposals); never lung-dx-a0001 or lidc-idri-0314')
+    ap.add_argument('--real-fraction', type=float, default=0.4, help='fraction of the crops taken from --real studies')
+    ap.add_argument('--real-pos-fraction', type=float, default=0.45, help='of the real-CT crops, those centred on a lesion')
+    ap.add_argument('--proposal-fraction', type=float, default=0.3, help='of the real-CT crops, those centred on a '
+                    'mined proposal (an earlier model\'s detection on real anatomy: hard negatives); the rest are random')
+    ap.add_argument('--domain-rand', type=float, default=0.0, help='strength of the domain randomisation (kernel blur or '
+                    'sharpening, correlated noise, HU gain/offset; 1: full on phantoms, 0.4x that on real CT; needs --augment)')
+    ap.add_argument('--freeze-bn', action='store_true', help='keep BatchNorm in eval mode (needed when fine-tuning a '
+                    'checkpoint recovered from ONNX by onnx_to_checkpoint.py, whose BatchNorms hold folded biases)')
     a = ap.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -283,7 +363,11 @@ def main():
     os.makedirs(a.runs, exist_ok=True)
     t_start = time.time()
 
-    train_sets = [(t, list_studies(t)) for t in a.train.split(',')]
+    for r in filter(None, a.real.split(',')):
+        for d in list_studies(r):
+            if any(v in os.path.basename(d) for v in ('lung-dx-a0001', 'lidc-idri-0314')):
+                sys.exit(f'{d}: lung-dx-a0001 and lidc-idri-0314 are validation only, never trained on')
+    train_sets = [(t, list_studies(t)) for t in a.train.split(',') + list(filter(None, a.real.split(',')))]
     train_dirs = [d for _, ds in train_sets for d in ds]
     if a.max_studies:
         train_dirs = train_dirs[:a.max_studies]
@@ -315,15 +399,24 @@ def main():
         model.load_state_dict(widen_input(init['model'], model.stem[0][0].weight.shape[1]))
         run['init'] = a.init
         run['initSha256'] = file_sha256(a.init)  # the weights it started from, as data sets are hashed
-    model.train()
+    set_train_mode(model, a.freeze_bn)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     warm = max(1, min(200, a.iters // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, a.iters) / a.iters)))
-    sampler = Sampler(train, a.crop, a.pos_fraction, rng, augment=a.augment, slices=a.slices)
+    sampler = Sampler(train, a.crop, a.pos_fraction, rng, augment=a.augment, slices=a.slices, real_fraction=a.real_fraction,
+                      proposal_fraction=a.proposal_fraction, real_pos_fraction=a.real_pos_fraction, domain_rand=a.domain_rand)
+    print(f'sampler: {len(sampler.phantoms)} phantom and {len(sampler.reals)} real-CT studies ({sum(len(st.ignore) for st in sampler.reals)} '
+          f'ignore regions, {sum(len(st.proposals) for st in sampler.reals)} proposals), real fraction {sampler.real_fraction}', flush=True)
     best, best_metrics = -1.0, None
     ck_path = os.path.join(a.runs, 'best.pt')
     run.update({'seed': a.seed, 'arch': {'widths': a.widths, 'neck': a.neck, 'slices': a.slices}, 'iters': a.iters, 'batch': a.batch, 'crop': a.crop, 'lr': a.lr, 'posFraction': a.pos_fraction, 'augment': a.augment})
+    if a.real:
+        run.update({'realFraction': sampler.real_fraction, 'realPosFraction': a.real_pos_fraction, 'proposalFraction': a.proposal_fraction})
+    if a.domain_rand:
+        run['domainRandomisation'] = a.domain_rand
+    if a.freeze_bn:
+        run['freezeBatchNorm'] = True
     t0 = time.time()
     acc = np.zeros(4)
     for it in range(1, a.iters + 1):
@@ -353,6 +446,7 @@ def main():
             if a.val_3d:
                 m['froc3d'] = validate_3d(model, val)
                 score = m['froc3d']['average']
+            set_train_mode(model, a.freeze_bn)
             print(f'val it {it}: {json.dumps(m)}', flush=True)
             if a.keep_checkpoints:
                 torch.save({'model': model.state_dict(), 'arch': arch, 'iteration': it, 'metrics': m, 'provenance': provenance},
@@ -370,7 +464,9 @@ def main():
         'data': a.data_note or f'lens synth raw studies from {a.train}',
         'trainingStudies': len(train), 'trainingLesions': n_les, 'lesionsPerType': counts,
         'validationStudies': len(val), 'labels': 'all lesions of the synthetic studies (fully labeled; '
-        'the LENS partial-label training comes later)',
+        'the LENS partial-label training comes later)' + ('; on real CT the inserted lesions are labels, the mined '
+        'ignore regions (confident detections on unannotated anatomy) are neither positive nor negative, and the rest '
+        'of the real anatomy is background' if a.real else ''),
         'command': shlex.join(['/usr/bin/python3'] + sys.argv),
         **provenance,
         'run': run, 'bestIteration': ck['iteration'], 'validation2D': best_metrics,

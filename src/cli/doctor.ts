@@ -13,8 +13,11 @@ import { ConfigError, loadConfig, redactConfig } from '../config/load';
 import type { LensConfig } from '../config/schema';
 import { eventSources, isLoopbackHost, serviceConfigProblems } from '../config/service-requirements';
 import { checkManifestAgainstGraph, readManifest } from '../detect/load-manifest';
+import { harvestChecks } from '../harvest/doctor-checks';
+import { currentModelDir } from '../models/registry';
 import { createSession, graphOf } from '../detect/session';
 import { orthancGet } from '../listener/orthanc-rest';
+import { parseOrthancJson } from '../orthanc-config/commented-json';
 import { pollWindow } from '../listener/poll-window';
 import { authHeaders, DicomWebClient } from '../pacs/dicomweb';
 import { safeEqual } from '../server/auth';
@@ -84,6 +87,7 @@ export async function runChecks(configFile: string | undefined, opts: DoctorOpti
   }
   checks.push(...serviceChecks(cfg, checkPacs));
   checks.push(...(await modelChecks(cfg)));
+  checks.push(...harvestChecks(cfg));
   if (checkPacs) {
     checks.push(await qidoCheck(cfg));
     checks.push(await writeBackCheck(cfg));
@@ -111,9 +115,10 @@ function serviceChecks(cfg: LensConfig, checkPacs: boolean): Check[] {
 async function modelChecks(cfg: LensConfig): Promise<Check[]> {
   let found;
   try {
-    found = readManifest(cfg.model.dir);
+    // The promoted model of the registry (lens model promote) when there is one.
+    found = readManifest(currentModelDir(cfg));
   } catch (e) {
-    return [{ name: 'model', ok: false, detail: oneLine((e as Error).message), fix: `put model.json and its ONNX file into ${cfg.model.dir} (config model.dir)` }];
+    return [{ name: 'model', ok: false, detail: oneLine((e as Error).message), fix: `put model.json and its ONNX file into ${cfg.model.dir} (config model.dir), or lens model rollback` }];
   }
   const { manifest: m, onnxPath } = found;
   const out: Check[] = [{ name: 'model', ok: true, detail: `${m.name} ${m.version} (${onnxPath}); heads ${m.output.heads.map((h) => h.name).join(', ')}${m.output.mask ? ' + mask' : ''}` }];
@@ -395,7 +400,8 @@ function orthancConfigFileCheck(file: string, secret: string, env: NodeJS.Proces
   const name = `webhook (${file})`;
   let push: { Secret?: unknown; Url?: unknown; Enabled?: unknown } | undefined;
   try {
-    push = (JSON.parse(fs.readFileSync(file, 'utf8')) as { LensPush?: typeof push }).LensPush;
+    // Orthanc's files may hold comments (Debian's do).
+    push = parseOrthancJson(fs.readFileSync(file, 'utf8'), file).LensPush as typeof push;
   } catch (e) {
     return { name, ok: false, detail: `cannot read it as JSON: ${firstLine(e)}` };
   }

@@ -4,6 +4,7 @@ import { loadConfig } from '../config/load';
 import type { LensConfig } from '../config/schema';
 import { loadDetector } from '../detect/detector';
 import { ModelError } from '../detect/load-manifest';
+import { currentModelDir } from '../models/registry';
 import { ProposalClassifier } from '../detect/proposal-classifier';
 import { DicomWebArchive, FolderArchive, parseDate, readStudyList, type DateWindow, type HarvestArchive } from '../harvest/archives';
 import { HarvestDataset } from '../harvest/dataset';
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .option('--since <date>', 'first StudyDate to scan, YYYY-MM-DD or YYYYMMDD (default: the whole archive)')
     .option('--until <date>', 'last StudyDate to scan (default: open)')
     .option('--folder <dir>', 'harvest the studies in this DICOM folder instead of the PACS (e.g. real CT offline)')
-    .option('--model <dir>', 'detector model folder (default: config model.dir)')
+    .option('--model <dir>', 'detector model folder (default: the promoted model, else config model.dir)')
     .option('--classifier <dir>', 'proposal classifier folder (default: config harvest.classifierDir)')
     .option('--complete <file>', 'StudyInstanceUIDs of completely annotated studies, one per line (default: config harvest.completeStudiesFile)')
     .action(async (opts: HarvestCliOptions) => {
@@ -43,7 +44,7 @@ export function register(program: Command): void {
       const archive: HarvestArchive = opts.folder
         ? new FolderArchive(opts.folder)
         : new DicomWebArchive(new DicomWebClient({ ...cfg.pacs, frameConcurrency: cfg.harvest.maxConcurrentRequests }), window, cfg.harvest.windowDays, cfg.harvest.maxBytesPerSecond);
-      const [detector, classifier] = await loadModels(opts.model ?? cfg.model.dir, opts.classifier ?? cfg.harvest.classifierDir, cfg);
+      const [detector, classifier] = await loadModels(opts.model ?? currentModelDir(cfg), opts.classifier ?? cfg.harvest.classifierDir, cfg);
       try {
         const run = await runHarvest({
           archive,
@@ -60,7 +61,7 @@ export function register(program: Command): void {
         const t = run.thresholds;
         process.stdout.write(
           `harvest ${run.runId}: ${c.studies} studies (${c.skippedAlreadyHarvested} already harvested, ${c.harvestedStudies} harvested, ${c.notAnalysed} not analysed, ${c.failed} failed); ` +
-            `${c.labels} existing labels, ${c.harvested} harvested lesions, ${c.hardNegatives} hard negatives, ${c.uncertain} uncertain` +
+            `${c.labels} existing labels, ${c.harvested} harvested lesions, ${c.hardNegatives} hard negatives, ${c.uncertain} uncertain; ${(c.pacsBytesRead / 1e6).toFixed(1)} MB pixel data from the PACS` +
             (t ? `; thresholds high ${t.high ?? 'none'} low ${t.low} (${t.method})` : '') + '\n',
         );
         if (c.failed) process.exitCode = 1;

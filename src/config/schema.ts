@@ -262,6 +262,12 @@ export const configSchema = z
             port: z.number().int().min(1).max(65535),
             confirm: z.boolean().default(true),
             timeoutMs: z.number().int().positive().default(60000),
+            /**
+             * Storage commitment (N-ACTION, docs/dimse.md): 'auto' where the peer accepts it (else the C-FIND
+             * confirmation stands), 'on' required, 'off' never asked. Its report must come within commitmentTimeoutMs.
+             */
+            storageCommitment: z.enum(['auto', 'on', 'off']).default('auto'),
+            commitmentTimeoutMs: z.number().int().positive().default(60000),
           })
           .optional(),
       })
@@ -291,6 +297,8 @@ export const configSchema = z
         minCandidates: z.number().int().min(1).default(20),
         defaultHighThreshold: z.number().min(0).max(1).default(0.985),
         defaultLowThreshold: z.number().min(0).max(1).default(0.2),
+        /** The model registry (src/models/registry.ts): the promoted detector the service loads instead of model.dir. */
+        registryDir: pathString().default('.lens/models'),
       })
       .default({}),
   })

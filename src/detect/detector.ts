@@ -53,12 +53,12 @@ export type ModelConfig = LensConfig['model'];
  * classifierDir: the proposal classifier (second stage) to chain; undefined: the one the manifest names
  * (`proposalClassifier`, relative to the manifest), if any; null: none.
  */
-export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> = {}, options: Partial<DetectOptions> = {}, classifierDir?: string | null): Promise<Detector> {
+export async function loadDetector(modelDir: string, cfg: Partial<ModelConfig> & { cudaDeviceId?: number } = {}, options: Partial<DetectOptions> = {}, classifierDir?: string | null): Promise<Detector> {
   const { manifest, onnxPath } = readManifest(modelDir);
   const fromManifest = typeof manifest.proposalClassifier === 'string' ? path.resolve(modelDir, manifest.proposalClassifier) : undefined;
   const secondDir = classifierDir === undefined ? fromManifest : classifierDir ?? undefined;
   const classifier = secondDir ? await ProposalClassifier.load(secondDir, cfg.threads ?? 0) : undefined;
-  const opened = await createSession(onnxPath, { executionProviders: cfg.executionProviders ?? ['cpu'], threads: cfg.threads ?? 0 });
+  const opened = await createSession(onnxPath, { executionProviders: cfg.executionProviders ?? ['cpu'], threads: cfg.threads ?? 0, cudaDeviceId: cfg.cudaDeviceId });
   try {
     assertGraphMatches(manifest, opened.session, onnxPath);
   } catch (e) {

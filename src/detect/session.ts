@@ -20,12 +20,14 @@ export interface OpenedSession {
   skipped: { provider: ProviderName; reason: string }[];
 }
 
-export async function createSession(onnxPath: string, cfg: Pick<LensConfig['model'], 'executionProviders' | 'threads'>): Promise<OpenedSession> {
+/** cudaDeviceId: the GPU of this process (src/worker/gpu-devices.ts); onnxruntime's default (0) when absent. */
+export async function createSession(onnxPath: string, cfg: Pick<LensConfig['model'], 'executionProviders' | 'threads'> & { cudaDeviceId?: number }): Promise<OpenedSession> {
   const providers = cfg.executionProviders.length ? cfg.executionProviders : (['cpu'] as ProviderName[]);
   const skipped: OpenedSession['skipped'] = [];
   for (const provider of providers) {
     try {
-      const options: ort.InferenceSession.SessionOptions = { executionProviders: [provider], interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+      const ep = provider === 'cuda' && cfg.cudaDeviceId !== undefined ? { name: 'cuda' as const, deviceId: cfg.cudaDeviceId } : provider;
+      const options: ort.InferenceSession.SessionOptions = { executionProviders: [ep], interOpNumThreads: 1, graphOptimizationLevel: 'all' };
       const missing = provider === 'cuda' ? missingCudaLibrary() : undefined;
       if (missing) throw new Error(`onnxruntime-node's CUDA binaries are not installed (${missing} missing; install with --onnxruntime-node-install=cuda12)`);
       // Unset (0) lets onnxruntime pick one thread per core.

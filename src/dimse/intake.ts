@@ -5,6 +5,7 @@
 import type { LensConfig } from '../config/schema';
 import type { EnqueueResult, JobStore, StudyAnalysisRequest } from '../jobs/types';
 import type { IntakeGate } from '../server/intake-gate';
+import { CommitmentReports } from './commitment-reports';
 import { ReceivedFiles } from './received-files';
 import type { DimseScp } from './scp';
 import { ReceivedStudyTracker } from './study-tracker';
@@ -40,6 +41,11 @@ export async function startDimseIntake(d: DimseIntakeDeps): Promise<DimseIntake>
     maxTotalBytes: c.maxTotalMb * MB,
   });
   await tracker.start();
+  // The destination sends its storage commitment reports here (on a new association); the job waits for them.
+  const commitmentFrom = c.destination && c.destination.storageCommitment !== 'off'
+    ? { aeTitle: c.destination.aeTitle, reports: new CommitmentReports(d.workDir) }
+    : undefined;
+  await commitmentFrom?.reports.prepare();
   // dcmjs-dimse takes about a second to load: a service without dimse.enabled never loads it.
   const { DimseScp } = require('./scp') as typeof import('./scp');
   const scp = new DimseScp({
@@ -52,6 +58,7 @@ export async function startDimseIntake(d: DimseIntakeDeps): Promise<DimseIntake>
     maxTotalBytes: c.maxTotalMb * MB,
     files,
     tracker,
+    commitmentFrom,
     intakeClosed: () => {
       const s = d.intake.state;
       return s.open ? undefined : `intake stopped (${s.reason})`;

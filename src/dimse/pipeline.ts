@@ -10,6 +10,7 @@ import type { DicomWebClient } from '../pacs/dicomweb';
 import { DicomWebReportSink, DimseReportSink, type ReportSink } from '../pipeline/report-sink';
 import { createStudyPipeline, type StudyPipeline } from '../pipeline/study-pipeline';
 import { FolderStudySource } from '../source/folder-source';
+import { CommitmentReports } from './commitment-reports';
 import { ReceivedFiles } from './received-files';
 
 export interface DimsePipelineDeps {
@@ -21,11 +22,15 @@ export interface DimsePipelineDeps {
   succeededForStudy?(studyInstanceUID: string): Promise<Job[]>;
 }
 
-/** Where received studies' reports go. */
-export function dimseReportSink(config: Pick<LensConfig, 'dimse'>, client: DicomWebClient): ReportSink {
+/** Where received studies' reports go; storage commitment reports on a new association come through the work dir. */
+export function dimseReportSink(config: Pick<LensConfig, 'dimse'>, client: DicomWebClient, workDir: string): ReportSink {
   const d = config.dimse.destination;
   return d
-    ? new DimseReportSink({ aeTitle: d.aeTitle, host: d.host, port: d.port, confirm: d.confirm }, { callingAeTitle: config.dimse.aeTitle, timeoutMs: d.timeoutMs })
+    ? new DimseReportSink(
+      { aeTitle: d.aeTitle, host: d.host, port: d.port, confirm: d.confirm },
+      { callingAeTitle: config.dimse.aeTitle, timeoutMs: d.timeoutMs },
+      { mode: d.storageCommitment, timeoutMs: d.commitmentTimeoutMs, reports: new CommitmentReports(workDir) },
+    )
     : new DicomWebReportSink(client);
 }
 
@@ -41,7 +46,7 @@ export function receivedFolderOf(job: Pick<Job, 'payload'>): string | undefined 
  */
 export function dimsePipelineFor(d: DimsePipelineDeps): (dimseFolder: string) => StudyPipeline {
   const files = new ReceivedFiles(d.workDir);
-  const sink = dimseReportSink(d.config, d.client);
+  const sink = dimseReportSink(d.config, d.client, d.workDir);
   return (dimseFolder) =>
     createStudyPipeline({
       source: new FolderStudySource(files.resolvePayloadDir(dimseFolder)),

@@ -5,6 +5,8 @@
  * its StudyInstanceUID with the project's bounded Part 10 reader, then moved into its study's folder under the
  * study tracker's quota. Refusals are DIMSE statuses the sender understands: A700 (out of resources: disk
  * watermark, quotas), C000 (cannot understand: not DICOM, no study UID), 0110 (our own I/O failed).
+ * The destination of results (dimse.destination) may associate to send storage commitment reports (N-EVENT-REPORT),
+ * and only those: they are left for the waiting job in commitment-reports.ts.
  */
 import fs from 'node:fs';
 import net from 'node:net';
@@ -13,6 +15,8 @@ import { SUPPORTED_TRANSFER_SYNTAXES } from '../dicom/decode';
 import { readPart10 } from '../dicom/part10';
 import { LensError } from '../errors';
 import { log } from '../log';
+import { parseCommitmentReport, STORAGE_COMMITMENT_SOP_CLASS } from './commitment';
+import type { CommitmentReports } from './commitment-reports';
 import { dimse, type Association, type CStoreRequest, type PresentationContext } from './dcmjs-dimse';
 import { DIMSE_STATUS, hex } from './errors';
 import { fileMetaHeader } from './file-meta';
@@ -20,7 +24,7 @@ import { isUidLike, type ReceivedFiles } from './received-files';
 import type { ReceivedStudyTracker } from './study-tracker';
 
 const { Scp, Dataset } = dimse;
-const { CEchoResponse, CStoreResponse } = dimse.responses;
+const { CEchoResponse, CStoreResponse, NEventReportResponse } = dimse.responses;
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason, SopClass, TransferSyntax } = dimse.constants;
 
 /** Every storage SOP class lives under this root (PS3.4 B.5); the select stage later picks the CT series. */
@@ -41,6 +45,14 @@ export interface DimseScpOptions {
   maxTotalBytes: number;
   /** Why instances are refused now (the intake gate's disk watermark), or undefined while intake is open. */
   intakeClosed(): string | undefined;
+  /** The peer whose storage commitment reports are accepted (dimse.destination), and where they are left. */
+  commitmentFrom?: { aeTitle: string; reports: Pick<CommitmentReports, 'record'> };
+}
+
+/** What an association may do, by its calling AE title. */
+interface Permissions {
+  store: boolean;
+  commitmentReports: boolean;
 }
 
 interface StoreOutcome {
@@ -102,6 +114,7 @@ export class DimseScp {
     const o = this.o;
     return class LensScp extends Scp {
       private callingAeTitle = '';
+      private permissions: Permissions = { store: false, commitmentReports: false };
 
       override associationRequested(association: Association): void {
         const calling = association.getCallingAeTitle().trim();
@@ -112,9 +125,12 @@ export class DimseScp {
           this.sendAssociationReject(result, source, reason);
         };
         if (called !== o.aeTitle) return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized, 'called AE title is not ours');
-        if (!o.allowedCallingAeTitles.includes(calling)) return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized, 'calling AE title not in dimse.allowedCallingAeTitles');
+        this.permissions = { store: o.allowedCallingAeTitles.includes(calling), commitmentReports: o.commitmentFrom?.aeTitle === calling };
+        if (!this.permissions.store && !this.permissions.commitmentReports) {
+          return reject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized, 'calling AE title not in dimse.allowedCallingAeTitles');
+        }
         if (owner.sockets.size > o.maxAssociations) return reject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded, `more than dimse.maxAssociations (${o.maxAssociations}) open`);
-        for (const { context } of association.getPresentationContexts()) acceptContext(context);
+        for (const { context } of association.getPresentationContexts()) acceptContext(context, this.permissions);
         log.info('DICOM association accepted', { callingAeTitle: calling });
         this.sendAssociationAccept();
       }
@@ -148,6 +164,33 @@ export class DimseScp {
           if (r.comment) response.setErrorComment(r.comment.slice(0, 64));
           callback(response);
         });
+      }
+
+      /** A storage commitment report of the destination: left for the job waiting for its transaction. */
+      override nEventReportRequest(request: any, callback: (r: any) => void): void {
+        const response = NEventReportResponse.fromRequest(request);
+        const answer = (status: number, comment?: string) => {
+          response.setStatus(status);
+          if (comment) response.setErrorComment(comment.slice(0, 64));
+          callback(response);
+        };
+        let report;
+        try {
+          report = parseCommitmentReport(request.getEventTypeId(), request.getDataset()?.getElements());
+        } catch (e) {
+          log.warn('storage commitment report refused', { callingAeTitle: this.callingAeTitle, why: (e as Error).message });
+          return answer(DIMSE_STATUS.processingFailure, (e as Error).message);
+        }
+        o.commitmentFrom!.reports.record(report).then(
+          () => {
+            log.info('storage commitment report received', { callingAeTitle: this.callingAeTitle, transactionUID: report.transactionUID, committed: report.committed.length, failed: report.failed.length });
+            answer(DIMSE_STATUS.success);
+          },
+          (e) => {
+            log.error('storage commitment report not recorded', { transactionUID: report.transactionUID, error: (e as Error).message });
+            answer(DIMSE_STATUS.processingFailure, 'cannot record the report');
+          },
+        );
       }
 
       override abort(): void {
@@ -235,10 +278,15 @@ export class DimseScp {
   }
 }
 
-/** Verification and every storage SOP class, in the first offered syntax of PREFERRED_SYNTAXES. */
-function acceptContext(context: PresentationContext): void {
+/**
+ * Verification, and every storage SOP class for senders on the allow-list or Storage Commitment Push Model (its
+ * reports) for the destination, in the first offered syntax of PREFERRED_SYNTAXES. The roles a commitment peer
+ * proposes (SCP, for the report it sends) are answered as proposed: dcmjs-dimse echoes the role selection item.
+ */
+function acceptContext(context: PresentationContext, may: Permissions): void {
   const abstract = context.getAbstractSyntaxUid();
-  if (abstract !== SopClass.Verification && !abstract.startsWith(STORAGE_ROOT)) {
+  const wanted = abstract === SopClass.Verification || (may.store && abstract.startsWith(STORAGE_ROOT)) || (may.commitmentReports && abstract === STORAGE_COMMITMENT_SOP_CLASS);
+  if (!wanted) {
     context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
     return;
   }

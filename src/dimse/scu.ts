@@ -4,12 +4,16 @@
  * dropped) is a failure, never a silent success.
  */
 import { fromPart10 } from '../report/part10';
+import {
+  COMMIT_ACTION_TYPE, commitmentRequestDataset, parseCommitmentReport, STORAGE_COMMITMENT_INSTANCE, STORAGE_COMMITMENT_SOP_CLASS,
+  type CommitmentReport, type SopRef,
+} from './commitment';
 import { dimse, type Association } from './dcmjs-dimse';
-import { DimseError, hex, isStoredStatus, isTransientStatus } from './errors';
+import { DIMSE_STATUS, DimseError, hex, isStoredStatus, isTransientStatus } from './errors';
 
 const { Client, Dataset } = dimse;
-const { CStoreRequest, CFindRequest, CGetRequest } = dimse.requests;
-const { CStoreResponse } = dimse.responses;
+const { CStoreRequest, CFindRequest, CGetRequest, NActionRequest } = dimse.requests;
+const { CStoreResponse, NEventReportResponse } = dimse.responses;
 
 export interface DimsePeer {
   aeTitle: string;
@@ -22,10 +26,19 @@ export interface ScuOptions {
   timeoutMs: number;
 }
 
-type Request = InstanceType<typeof CStoreRequest> | InstanceType<typeof CFindRequest> | InstanceType<typeof CGetRequest>;
+type Request = InstanceType<typeof CStoreRequest> | InstanceType<typeof CFindRequest> | InstanceType<typeof CGetRequest> | InstanceType<typeof NActionRequest>;
 
-/** A C-STORE sub-operation of a C-GET, as the client receives it. */
-type IncomingStore = (request: any, callback: (response: any) => void) => void;
+/** A request the peer sends on our association (a C-GET's C-STORE, a commitment's N-EVENT-REPORT), as the client receives it. */
+type Incoming = (request: any, callback: (response: any) => void) => void;
+
+interface AssociationHandlers {
+  onStore?: Incoming;
+  onEventReport?: Incoming;
+  /** Offer SR and SEG storage in the SCP role (C-GET). */
+  extraStorageRoles?: boolean;
+  /** Keep the association open this long after the last answer (a peer may still send on it). */
+  lingerMs?: number;
+}
 
 /**
  * Storage SOP classes a C-GET must offer to receive in the SCP role but that dcmjs-dimse's list (which it offers for
@@ -59,7 +72,7 @@ function describe(peer: DimsePeer): string {
 }
 
 /** Runs the requests in one association; resolves when it is closed, rejects when it could not be made. */
-function associate(peer: DimsePeer, o: ScuOptions, requests: Request[], onStore?: IncomingStore, extraStorageRoles = false): Promise<void> {
+function associate(peer: DimsePeer, o: ScuOptions, requests: Request[], h: AssociationHandlers = {}): Promise<void> {
   return new Promise((resolve, reject) => {
     const client = new Client();
     for (const r of requests) client.addRequest(r);
@@ -86,9 +99,12 @@ function associate(peer: DimsePeer, o: ScuOptions, requests: Request[], onStore?
       finish(new DimseError(`DICOM peer ${describe(peer)} unreachable: ${e.message}`, 'pacs-unreachable', true, { cause: e })),
     );
     client.on('closed', () => finish());
-    if (onStore) client.on('cStoreRequest', onStore);
-    client.send(peer.host, peer.port, o.callingAeTitle, peer.aeTitle, { connectTimeout: o.timeoutMs, associationTimeout: o.timeoutMs, pduTimeout: o.timeoutMs });
-    if (extraStorageRoles && !offerExtraStorageRoles(client)) finish(new DimseError('dcmjs-dimse changed: cannot offer SR/SEG storage for C-GET', 'internal', false));
+    if (h.onStore) client.on('cStoreRequest', h.onStore);
+    if (h.onEventReport) client.on('nEventReportRequest', h.onEventReport);
+    client.send(peer.host, peer.port, o.callingAeTitle, peer.aeTitle, {
+      connectTimeout: o.timeoutMs, associationTimeout: o.timeoutMs, pduTimeout: o.timeoutMs, associationLingerTimeout: h.lingerMs ?? 0,
+    });
+    if (h.extraStorageRoles && !offerExtraStorageRoles(client)) finish(new DimseError('dcmjs-dimse changed: cannot offer SR/SEG storage for C-GET', 'internal', false));
   });
 }
 
@@ -148,11 +164,56 @@ export async function cGetInstance(
 ): Promise<Record<string, unknown> | undefined> {
   const request = CGetRequest.createImageGetRequest(keys.studyInstanceUID, keys.seriesInstanceUID, keys.sopInstanceUID);
   let dataset: Record<string, unknown> | undefined;
-  await associate(peer, o, [request], (incoming, callback) => {
-    dataset = incoming.getDataset()?.getElements();
-    const response = CStoreResponse.fromRequest(incoming);
-    response.setStatus(0);
-    callback(response);
-  }, true);
+  await associate(peer, o, [request], {
+    onStore: (incoming, callback) => {
+      dataset = incoming.getDataset()?.getElements();
+      const response = CStoreResponse.fromRequest(incoming);
+      response.setStatus(0);
+      callback(response);
+    },
+    extraStorageRoles: true,
+  });
   return dataset;
+}
+
+export interface CommitmentRequestResult {
+  /** False when the peer refused the Storage Commitment Push Model context: it does not offer commitment. */
+  offered: boolean;
+  /** The N-ACTION-RSP status (when offered). */
+  status?: number;
+  /** The report, when the peer sent it on this association before it was released. */
+  report?: CommitmentReport;
+}
+
+/**
+ * A peer that reports on the same association does so right after its N-ACTION-RSP; the association is kept open
+ * this long for it (a peer that reports later, on a new association, costs this once per report).
+ */
+const SAME_ASSOCIATION_REPORT_MS = 500;
+
+/**
+ * N-ACTION (Storage Commitment Push Model, action type 1) asking the peer to commit the instances. A report the
+ * peer sends back on the same association is read and answered here; one sent later comes to the service's SCP.
+ */
+export async function requestCommitment(peer: DimsePeer, transactionUID: string, refs: readonly SopRef[], o: ScuOptions): Promise<CommitmentRequestResult> {
+  const request = new NActionRequest(STORAGE_COMMITMENT_SOP_CLASS, STORAGE_COMMITMENT_INSTANCE, COMMIT_ACTION_TYPE);
+  request.setDataset(new Dataset(commitmentRequestDataset(transactionUID, refs), dimse.constants.TransferSyntax.ImplicitVRLittleEndian));
+  let status: number | undefined;
+  let report: CommitmentReport | undefined;
+  request.on('response', (resp: { getStatus(): number }) => (status = resp.getStatus()));
+  await associate(peer, o, [request], {
+    onEventReport: (incoming, callback) => {
+      const response = NEventReportResponse.fromRequest(incoming);
+      try {
+        report = parseCommitmentReport(incoming.getEventTypeId(), incoming.getDataset()?.getElements());
+        response.setStatus(DIMSE_STATUS.success);
+      } catch (e) {
+        response.setStatus(DIMSE_STATUS.processingFailure);
+        response.setErrorComment((e as Error).message.slice(0, 64));
+      }
+      callback(response);
+    },
+    lingerMs: SAME_ASSOCIATION_REPORT_MS,
+  });
+  return status === undefined ? { offered: false } : { offered: true, status, report };
 }

@@ -13,11 +13,13 @@ import type { DicomWebClient, DicomJson } from '../pacs/dicomweb';
 import { DicomWebStudySource } from '../source/dicomweb-source';
 import { FolderStudySource } from '../source/folder-source';
 import type { Dataset, StudySource } from '../source/study-source';
-import { ByteRateLimit, throttledSource } from './throttled-source';
+import { ByteMeter, ByteRateLimit, throttledSource } from './throttled-source';
 
 export interface HarvestArchive {
   readonly description: string;
   readonly source: StudySource;
+  /** Pixel data read from the PACS so far (a PACS archive only). */
+  readonly meter?: ByteMeter;
   /** The studies to harvest, in a stable order (a resumed run meets them in the same order). */
   studies(): Promise<string[]>;
   /** The SR datasets of a study, with their content trees. */
@@ -53,6 +55,7 @@ const value = (ds: DicomJson, tag: string): string => String(ds[tag]?.Value?.[0]
 
 export class DicomWebArchive implements HarvestArchive {
   readonly source: StudySource;
+  readonly meter = new ByteMeter();
 
   /** maxBytesPerSecond: pixel data read at most this fast (0: no limit). */
   constructor(
@@ -62,7 +65,7 @@ export class DicomWebArchive implements HarvestArchive {
     maxBytesPerSecond = 0,
   ) {
     const source = new DicomWebStudySource(client);
-    this.source = maxBytesPerSecond > 0 ? throttledSource(source, new ByteRateLimit(maxBytesPerSecond)) : source;
+    this.source = throttledSource(source, maxBytesPerSecond > 0 ? new ByteRateLimit(maxBytesPerSecond) : undefined, this.meter);
   }
 
   get description(): string {

@@ -80,7 +80,9 @@ export interface RunRecord {
   window: { since?: string; until?: string };
   modelVersions: ModelVersions;
   thresholds?: Thresholds;
-  counts: { studies: number; skippedAlreadyHarvested: number; harvestedStudies: number; notAnalysed: number; failed: number; labels: number; harvested: number; hardNegatives: number; uncertain: number };
+  counts: { studies: number; skippedAlreadyHarvested: number; harvestedStudies: number; notAnalysed: number; failed: number; labels: number; harvested: number; hardNegatives: number; uncertain: number;
+    /** Pixel data read from the PACS by the run (0 for a folder). */
+    pacsBytesRead: number };
   failures: { studyInstanceUID: string; message: string }[];
 }
 

@@ -6,12 +6,13 @@
  */
 import type { LensConfig } from '../config/schema';
 import { loadDetector } from '../detect/detector';
+import { currentModelDir } from '../models/registry';
 import { ProposalClassifier } from '../detect/proposal-classifier';
 import { classifyError } from '../errors';
 import { DicomWebClient } from '../pacs/dicomweb';
 import { DicomWebArchive, FolderArchive, type HarvestArchive } from './archives';
 import { HarvestDataset, type RunRecord } from './dataset';
-import { runHarvest } from './harvest-run';
+import { runHarvest, type StudyProgress } from './harvest-run';
 import { thresholdPolicy } from './proposals';
 
 export interface HarvestOrder {
@@ -21,7 +22,7 @@ export interface HarvestOrder {
 }
 
 export type FromHarvestChild =
-  | { type: 'study'; studyInstanceUID: string; outcome: string }
+  | { type: 'study'; progress: StudyProgress }
   | { type: 'done'; run: RunRecord }
   | { type: 'failed'; reason: string; message: string; transient: boolean };
 
@@ -30,7 +31,7 @@ async function harvest(order: HarvestOrder): Promise<RunRecord> {
   const archive: HarvestArchive = order.folder
     ? new FolderArchive(order.folder)
     : new DicomWebArchive(new DicomWebClient({ ...config.pacs, frameConcurrency: config.harvest.maxConcurrentRequests }), {}, config.harvest.windowDays, config.harvest.maxBytesPerSecond);
-  const detector = await loadDetector(config.model.dir, config.model, {}, null);
+  const detector = await loadDetector(currentModelDir(config), config.model, {}, null);
   const classifier = await ProposalClassifier.load(config.harvest.classifierDir, config.model.threads);
   try {
     return await runHarvest({
@@ -40,7 +41,7 @@ async function harvest(order: HarvestOrder): Promise<RunRecord> {
       classifier,
       rules: config.selection,
       policy: thresholdPolicy(config.harvest),
-      onStudy: (studyInstanceUID, outcome) => send({ type: 'study', studyInstanceUID, outcome }),
+      onProgress: (progress) => void send({ type: 'study', progress }),
     });
   } finally {
     await detector.dispose();

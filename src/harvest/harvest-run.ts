@@ -39,6 +39,23 @@ export interface HarvestDeps {
   window?: { since?: string; until?: string };
   /** Each study's outcome, as it happens (the CLI prints it). */
   onStudy?(studyInstanceUID: string, outcome: string): void;
+  /** Each study's figures, as it happens (the service's metrics and the job's journey). */
+  onProgress?(p: StudyProgress): void;
+}
+
+export interface StudyProgress {
+  studyInstanceUID: string;
+  outcome: 'harvested' | 'already-harvested' | 'not-analysed' | 'failed';
+  /** Candidates of the study (matched, harvested, hard negatives, uncertain). */
+  proposals: number;
+  labels: number;
+  harvested: number;
+  hardNegatives: number;
+  /** Pixel data read from the PACS for the study (0 for a folder). */
+  bytesRead: number;
+  /** Studies met so far in this run, of those found. */
+  done: number;
+  of: number;
 }
 
 export function modelVersionsOf(d: Pick<HarvestDeps, 'detector' | 'classifier'>): ModelVersions {
@@ -62,18 +79,26 @@ export async function runHarvest(d: HarvestDeps): Promise<RunRecord> {
     source: d.archive.description,
     window: d.window ?? {},
     modelVersions: models,
-    counts: { studies: 0, skippedAlreadyHarvested: 0, harvestedStudies: 0, notAnalysed: 0, failed: 0, labels: 0, harvested: 0, hardNegatives: 0, uncertain: 0 },
+    counts: { studies: 0, skippedAlreadyHarvested: 0, harvestedStudies: 0, notAnalysed: 0, failed: 0, labels: 0, harvested: 0, hardNegatives: 0, uncertain: 0, pacsBytesRead: 0 },
     failures: [],
   };
   d.dataset.writeRun(run);
   try {
     const studies = await d.archive.studies();
     run.counts.studies = studies.length;
+    let done = 0;
+    const progress = (studyInstanceUID: string, outcome: StudyProgress['outcome'], r?: HarvestRecord, bytesRead = 0) =>
+      d.onProgress?.({
+        studyInstanceUID, outcome, bytesRead, done: ++done, of: studies.length,
+        proposals: r ? r.matched.length + r.harvested.length + r.hardNegatives.length + r.uncertain.length : 0,
+        labels: r?.existingLabels.length ?? 0, harvested: r?.harvested.length ?? 0, hardNegatives: r?.hardNegatives.length ?? 0,
+      });
     const pending: Pending[] = [];
     for (const uid of studies) {
       if (d.dataset.isHarvested(uid, models)) {
         run.counts.skippedAlreadyHarvested++;
         d.onStudy?.(uid, 'already harvested');
+        progress(uid, 'already-harvested');
         continue;
       }
       let annotations: StudyAnnotations;
@@ -81,6 +106,7 @@ export async function runHarvest(d: HarvestDeps): Promise<RunRecord> {
         annotations = studyAnnotations(await d.archive.srDatasets(uid));
       } catch (e) {
         failed(d, run, uid, e);
+        progress(uid, 'failed');
         continue;
       }
       const by = [...annotations.completeBy.map((sop) => `SR ${sop}`), ...(d.completeStudies?.has(uid) ? ['list'] : [])];
@@ -95,13 +121,16 @@ export async function runHarvest(d: HarvestDeps): Promise<RunRecord> {
         run.thresholds = thresholds;
         d.dataset.writeRun(run);
       }
+      const bytesBefore = d.archive.meter?.total ?? 0;
       try {
         const record = await harvestStudy(d, p, models, run.runId, thresholds);
         d.dataset.writeRecord(record);
         count(run, record);
         d.onStudy?.(p.studyInstanceUID, record.skipped ? `not analysed: ${record.skipped.message}` : describe(record));
+        progress(p.studyInstanceUID, record.skipped ? 'not-analysed' : 'harvested', record, (d.archive.meter?.total ?? 0) - bytesBefore);
       } catch (e) {
         failed(d, run, p.studyInstanceUID, e);
+        progress(p.studyInstanceUID, 'failed', undefined, (d.archive.meter?.total ?? 0) - bytesBefore);
       }
     }
     run.thresholds ??= thresholds;
@@ -112,6 +141,7 @@ export async function runHarvest(d: HarvestDeps): Promise<RunRecord> {
     run.failures.push({ studyInstanceUID: '', message: classifyError(e).message });
     throw e;
   } finally {
+    run.counts.pacsBytesRead = d.archive.meter?.total ?? 0;
     run.finishedAt = new Date().toISOString();
     d.dataset.writeRun(run);
   }

@@ -8,6 +8,7 @@
  *     skips every study that has a record and resumes with the first that has none.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import cron from 'node-cron';
 import type { LensConfig } from '../config/schema';
 import type { JobCompletion, JobStore, HarvestRunJob } from '../jobs/types';
@@ -15,6 +16,7 @@ import { JobAbandonedError, type JobRunContext } from '../jobs/worker';
 import { log } from '../log';
 import { loaderArgs, siblingModule } from '../worker/module-entry';
 import type { FromHarvestChild, HarvestOrder } from './harvest-child';
+import type { StudyProgress } from './harvest-run';
 
 export interface HarvestSchedulerOptions {
   schedule: string;
@@ -47,7 +49,7 @@ export interface HarvestRunnerOptions {
   config: LensConfig;
   /** Study analyses queued or running now: the harvest pauses while there are any. */
   liveWork(): Promise<number>;
-  /** How often live work, the window and the lease are looked at (default 2 s). */
+  /** How often live work, the window and the lease are looked at (default 0.5 s: a live study waits at most that long for the CPU). */
   checkEveryMs?: number;
   /** Harvest a folder instead of the PACS (tests, offline archives). */
   folder?: string;
@@ -55,7 +57,50 @@ export interface HarvestRunnerOptions {
   signal?: AbortSignal;
   /** Told when the harvest process starts, pauses, resumes or is killed (metrics, tests). */
   onState?(state: 'started' | 'paused' | 'resumed' | 'killed', pid: number): void;
+  /** The service's harvest metrics (src/server/metrics.ts). */
+  metrics?: HarvestMetrics;
+  /** At most one `harvest-progress` journey event per this many ms while studies go by (default 30 s; 0: every study). */
+  journeyEveryMs?: number;
 }
+
+export interface HarvestMetrics {
+  harvestStudy(p: StudyProgress): void;
+  harvestState(state: HarvestState): void;
+  harvestRunFinished(seconds: number, outcome: string): void;
+}
+
+export type HarvestState = 'started' | 'paused' | 'resumed' | 'killed' | 'ended';
+
+/** The run's figures so far, as its journey shows them. */
+export interface HarvestTotals {
+  studiesDone: number;
+  studiesFound: number;
+  harvestedStudies: number;
+  alreadyHarvested: number;
+  notAnalysed: number;
+  failed: number;
+  proposals: number;
+  harvested: number;
+  hardNegatives: number;
+  bytesRead: number;
+}
+
+export function addProgress(t: HarvestTotals, p: StudyProgress): HarvestTotals {
+  return {
+    studiesDone: p.done,
+    studiesFound: p.of,
+    harvestedStudies: t.harvestedStudies + (p.outcome === 'harvested' ? 1 : 0),
+    alreadyHarvested: t.alreadyHarvested + (p.outcome === 'already-harvested' ? 1 : 0),
+    notAnalysed: t.notAnalysed + (p.outcome === 'not-analysed' ? 1 : 0),
+    failed: t.failed + (p.outcome === 'failed' ? 1 : 0),
+    proposals: t.proposals + p.proposals,
+    harvested: t.harvested + p.harvested,
+    hardNegatives: t.hardNegatives + p.hardNegatives,
+    bytesRead: t.bytesRead + p.bytesRead,
+  };
+}
+
+const NO_PROGRESS: HarvestTotals = { studiesDone: 0, studiesFound: 0, harvestedStudies: 0, alreadyHarvested: 0, notAnalysed: 0, failed: 0, proposals: 0, harvested: 0, hardNegatives: 0, bytesRead: 0 };
 
 /** The payload of a harvest-run job: when its window ends (epoch ms; absent: no end). */
 export function windowEndOf(job: Pick<HarvestRunJob, 'payload'>): number | undefined {
@@ -72,16 +117,43 @@ export function harvestRunner(o: HarvestRunnerOptions): (job: HarvestRunJob, ctx
     const entry = siblingModule(__dirname, __filename, 'harvest-child');
     const child = fork(entry, [], { execArgv: loaderArgs(entry), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let last: FromHarvestChild | undefined;
-    let studies = 0;
+    let totals = NO_PROGRESS;
+    let journaledAt = 0;
+    // Journey writes go one after another; a failed one is logged, never the end of the harvest.
+    let journey = Promise.resolve();
+    const journal = (details: Record<string, unknown>) => {
+      journey = journey
+        .then(() => ctx.journal('harvest-progress', details))
+        .catch((e) => void log.warn('harvest: progress not recorded', { jobId: job.id, error: (e as Error).message }));
+    };
     child.on('message', (m: FromHarvestChild) => {
-      if (m.type === 'study') studies++;
-      else last = m;
+      if (m.type !== 'study') {
+        last = m;
+        return;
+      }
+      totals = addProgress(totals, m.progress);
+      o.metrics?.harvestStudy(m.progress);
+      const now = Date.now();
+      if (now - journaledAt >= (o.journeyEveryMs ?? 30_000) || m.progress.done === m.progress.of) {
+        journaledAt = now;
+        journal({ ...totals });
+      }
     });
+    const state = (s: 'started' | 'paused' | 'resumed' | 'killed', pid: number) => {
+      o.metrics?.harvestState(s);
+      o.onState?.(s, pid);
+    };
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const order: HarvestOrder = { config: o.config, ...(o.folder ? { folder: o.folder } : {}) };
     child.send(order);
     const pid = child.pid ?? 0;
-    o.onState?.('started', pid);
+    // The lowest CPU priority: until the next look at the job store pauses it, a live analysis still comes first.
+    try {
+      os.setPriority(pid, 19);
+    } catch (e) {
+      log.warn('harvest: could not lower the harvest process priority', { error: (e as Error).message });
+    }
+    state('started', pid);
     let paused = false;
     let why: 'window' | 'lease' | 'stopping' | undefined;
     const timer = setInterval(() => {
@@ -95,30 +167,35 @@ export function harvestRunner(o: HarvestRunnerOptions): (job: HarvestRunJob, ctx
         if (!why && windowEndsAt !== undefined && Date.now() >= windowEndsAt) why = 'window';
         if (why) {
           kill(child);
-          return o.onState?.('killed', pid);
+          return state('killed', pid);
         }
         const live = await o.liveWork().catch(() => 0);
         if (live > 0 && !paused) {
           paused = true;
           child.kill('SIGSTOP');
           log.info('harvest paused: live studies wait', { jobId: job.id, live });
-          o.onState?.('paused', pid);
+          journal({ state: 'paused', liveStudies: live });
+          state('paused', pid);
         } else if (live === 0 && paused) {
           paused = false;
           child.kill('SIGCONT');
           log.info('harvest resumed', { jobId: job.id });
-          o.onState?.('resumed', pid);
+          journal({ state: 'resumed' });
+          state('resumed', pid);
         }
       })();
-    }, o.checkEveryMs ?? 2000);
+    }, o.checkEveryMs ?? 500);
     const { code, signal } = await exited.finally(() => clearInterval(timer));
+    await journey;
     const timingsMs = { harvest: Date.now() - started };
+    o.metrics?.harvestState('ended');
+    o.metrics?.harvestRunFinished(timingsMs.harvest / 1000, why ?? last?.type ?? 'died');
     if (why === 'lease') throw new Error(`harvest-run ${job.id}: lease lost; the harvest process was stopped`);
     if (why === 'stopping') throw new JobAbandonedError(`harvest-run ${job.id}: the service is stopping; the harvest process was stopped`);
     if (why === 'window')
       return { kind: 'succeeded', outputs: {}, lesions: [], timingsMs, idempotencyKey: `harvest-run:${job.id}`, seriesInstanceUID: '', modelVersion: '' };
     if (last?.type === 'done') {
-      log.info('harvest finished', { jobId: job.id, counts: last.run.counts, studies });
+      log.info('harvest finished', { jobId: job.id, counts: last.run.counts, studies: totals.studiesDone });
       return { kind: 'succeeded', outputs: {}, lesions: [], timingsMs, idempotencyKey: `harvest-run:${job.id}`, seriesInstanceUID: '', modelVersion: `${last.run.modelVersions.detector}+${last.run.modelVersions.classifier}` };
     }
     if (last?.type === 'failed') return { kind: 'failed', reason: last.reason, message: last.message, transient: last.transient, stage: 'harvest' };

@@ -38,8 +38,13 @@ export class ByteRateLimit {
   }
 }
 
-/** The source with every frame read counted against the limit. */
-export function throttledSource<S extends StudySource>(source: S, limit: ByteRateLimit): StudySource {
+/** Pixel data bytes read through a source (the harvest's PACS bytes, metric lens_harvest_pacs_bytes_total). */
+export class ByteMeter {
+  total = 0;
+}
+
+/** The source with every frame read counted against the limit (none: not limited) and on the meter. */
+export function throttledSource<S extends StudySource>(source: S, limit?: ByteRateLimit, meter?: ByteMeter): StudySource {
   return {
     get description() {
       return source.description;
@@ -54,7 +59,8 @@ export function throttledSource<S extends StudySource>(source: S, limit: ByteRat
       const read = source.frameReader(study, series, instances);
       return async (sop, frame, instance) => {
         const pixels = await read(sop, frame, instance);
-        await limit.take(pixels.byteLength);
+        if (meter) meter.total += pixels.byteLength;
+        await limit?.take(pixels.byteLength);
         return pixels;
       };
     },

@@ -2,7 +2,7 @@
  * The stored form of jobs and node records, and their mapping to the job model, shared by the SQLite and
  * PostgreSQL stores (same column names; JSON columns are text in SQLite and jsonb, already parsed, in PostgreSQL).
  */
-import type { Job, JobState, NodeStatus } from './types';
+import type { Job, JobState, NodeStatus, StudyInfo } from './types';
 
 /** A JSON column: text (SQLite) or a value already parsed by the driver (PostgreSQL jsonb). */
 type JsonColumn = string | object;
@@ -16,6 +16,9 @@ export interface JobRow {
   stage: string | null; death_count: number; deaths: JsonColumn; pacs_faults: JsonColumn;
   /** Migration 5 (SQLite); absent in a store without it. */
   retrying_since?: number | null;
+  /** Migration 6 (SQLite), 3 (PostgreSQL): StudyInfo as JSON, and its accession number for the search. */
+  study_info?: JsonColumn | null;
+  accession_number?: string | null;
 }
 
 export interface NodeRow {
@@ -53,6 +56,7 @@ export function toJob(r: JobRow): Job {
     deaths: json<Record<string, number>>(r.deaths),
     pacsFaults: json<Record<string, number>>(r.pacs_faults),
     retryingSince: r.retrying_since ?? undefined,
+    study: r.study_info ? json<StudyInfo>(r.study_info) : undefined,
   };
   if (r.kind === 'study-analysis') return { ...fields, kind: 'study-analysis', studyInstanceUID: r.study_uid! };
   if (r.kind === 'harvest-run') return { ...fields, kind: 'harvest-run' };

@@ -74,4 +74,13 @@ CREATE TABLE nodes (
     description: 'start of a run of transient failures (retry horizon)',
     sql: `ALTER TABLE jobs ADD COLUMN retrying_since BIGINT;`,
   },
+  {
+    version: 3,
+    description: 'study information of the analysed series for the dashboard (date, description, accession)',
+    sql: `
+ALTER TABLE jobs ADD COLUMN study_info JSONB;
+ALTER TABLE jobs ADD COLUMN accession_number TEXT;
+CREATE INDEX jobs_accession ON jobs (accession_number);
+`,
+  },
 ];

@@ -15,11 +15,12 @@ import { POSTGRES_MIGRATIONS } from './postgres-migrations';
 import { PACS_CONNECTION_LOST, afterCompletion, afterLeaseExpiry, afterRedrive, canTransition, DEFAULT_POISON_AFTER, type PoisonPolicy, type Transition } from './state-machine';
 import { completionColumns, completionJourney, deathTotal, leaseExpiredJourney, ATTEMPT_END_EVENTS, NODE_RECORD_KEPT_MS, PACS_LOST_REASONS } from './store-steps';
 import {
-  JOB_KINDS, JOB_STATES, WAITING_STATES,
+  FINAL_STATES, JOB_KINDS, JOB_STATES, WAITING_STATES,
   type ClaimOptions, type EnqueueRequest, type EnqueueResult, type Job, type JobCompletion, type JobKind, type JobQuery,
   type JobState, type JobStore, type JourneyEvent, type JourneyEventName, type Leadership, type NodeStatus, type RedriveQuery,
-  type StudyAnalysisJob,
+  type OutcomeCount, type StudyAnalysisJob, type StudyInfo, type StudyPage, type StudyQuery,
 } from './types';
+import { studyListSql, toStudyPage, type StudyListRow } from './study-list';
 import { log } from '../log';
 
 export interface PostgresStoreOptions {
@@ -256,6 +257,14 @@ export class PostgresJobStore implements JobStore {
     });
   }
 
+  async recordStudy(jobId: number, owner: string, study: StudyInfo, now = Date.now()): Promise<void> {
+    const r = await this.query(
+      `UPDATE jobs SET study_info = $1::jsonb, accession_number = $2, updated_at = $3 WHERE id = $4 AND state = 'running' AND lease_owner = $5`,
+      [JSON.stringify(study), study.accessionNumber?.toUpperCase() ?? null, now, jobId, owner],
+    );
+    if (r.rowCount !== 1) throw new LeaseLostError(`job ${jobId} is no longer leased to ${owner}`);
+  }
+
   async renewLease(jobId: number, owner: string, leaseMs: number, now = Date.now()): Promise<boolean> {
     const r = await this.query(`UPDATE jobs SET lease_expires_at = $1, updated_at = $2 WHERE id = $3 AND state = 'running' AND lease_owner = $4`, [
       now + leaseMs, now, jobId, owner,
@@ -379,6 +388,21 @@ export class PostgresJobStore implements JobStore {
     const out = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const r of (await this.query<{ state: JobState; n: number }>(`SELECT state, COUNT(*)::int AS n FROM jobs GROUP BY state`)).rows) out[r.state] = r.n;
     return out;
+  }
+
+  async listStudies(q: StudyQuery): Promise<StudyPage> {
+    const { rows, count } = studyListSql(q, (n) => `$${n}`);
+    const page = (await this.query<StudyListRow>(rows.sql, rows.args)).rows;
+    return toStudyPage(page, q, async () => (await this.query<{ n: string }>(count.sql, count.args)).rows[0].n);
+  }
+
+  async outcomes(since: number): Promise<OutcomeCount[]> {
+    const r = await this.query<{ state: JobState; reason: string | null; n: number }>(
+      `SELECT state, reason, COUNT(*)::int AS n FROM jobs WHERE kind = 'study-analysis' AND finished_at >= $1 AND state = ANY($2)
+       GROUP BY state, reason ORDER BY n DESC`,
+      [since, [...FINAL_STATES]],
+    );
+    return r.rows.map((x) => ({ state: x.state, ...(x.reason ? { reason: x.reason } : {}), count: x.n }));
   }
 
   async findSucceeded(idempotencyKey: string): Promise<StudyAnalysisJob | undefined> {

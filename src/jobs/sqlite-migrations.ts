@@ -131,4 +131,13 @@ CREATE TABLE nodes (
 ALTER TABLE jobs ADD COLUMN retrying_since INTEGER;
 `,
   },
+  {
+    version: 6,
+    description: 'study information of the analysed series for the dashboard (date, description, accession)',
+    sql: `
+ALTER TABLE jobs ADD COLUMN study_info TEXT;
+ALTER TABLE jobs ADD COLUMN accession_number TEXT;
+CREATE INDEX jobs_accession ON jobs (accession_number);
+`,
+  },
 ];

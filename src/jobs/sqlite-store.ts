@@ -13,11 +13,12 @@ import { guardDatabase, translateSqliteError } from './sqlite-errors';
 import { SQLITE_MIGRATIONS } from './sqlite-migrations';
 import { PACS_CONNECTION_LOST, afterCompletion, afterLeaseExpiry, afterRedrive, canTransition, DEFAULT_POISON_AFTER, type PoisonPolicy, type Transition } from './state-machine';
 import {
-  JOB_KINDS, JOB_STATES, WAITING_STATES,
+  FINAL_STATES, JOB_KINDS, JOB_STATES, WAITING_STATES,
   type ClaimOptions, type EnqueueRequest, type EnqueueResult, type Job, type JobCompletion, type JobKind, type JobQuery,
   type JobState, type JobStore, type JourneyEvent, type JourneyEventName, type Leadership, type NodeStatus, type RedriveQuery,
-  type StudyAnalysisJob,
+  type OutcomeCount, type StudyAnalysisJob, type StudyInfo, type StudyPage, type StudyQuery,
 } from './types';
+import { studyListSql, toStudyPage, type StudyListRow } from './study-list';
 import { toJob, toNodeStatus, type JobRow as Row, type NodeRow } from './job-rows';
 import { ATTEMPT_END_EVENTS, completionColumns, completionJourney, deathTotal, leaseExpiredJourney, NODE_RECORD_KEPT_MS, PACS_LOST_REASONS } from './store-steps';
 
@@ -189,6 +190,13 @@ export class SqliteJobStore implements JobStore {
     }).immediate();
   }
 
+  async recordStudy(jobId: number, owner: string, study: StudyInfo, now = Date.now()): Promise<void> {
+    const r = this.db
+      .prepare(`UPDATE jobs SET study_info = ?, accession_number = ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?`)
+      .run(JSON.stringify(study), study.accessionNumber?.toUpperCase() ?? null, now, jobId, owner);
+    if (r.changes !== 1) throw new LeaseLostError(`job ${jobId} is no longer leased to ${owner}`);
+  }
+
   async renewLease(jobId: number, owner: string, leaseMs: number, now = Date.now()): Promise<boolean> {
     const r = this.db
       .prepare(`UPDATE jobs SET lease_expires_at = ?, updated_at = ? WHERE id = ? AND state = 'running' AND lease_owner = ?`)
@@ -307,6 +315,22 @@ export class SqliteJobStore implements JobStore {
     const out = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const r of this.db.prepare(`SELECT state, COUNT(*) AS n FROM jobs GROUP BY state`).all() as { state: JobState; n: number }[]) out[r.state] = r.n;
     return out;
+  }
+
+  async listStudies(q: StudyQuery): Promise<StudyPage> {
+    const { rows, count } = studyListSql(q, () => '?');
+    const page = this.db.prepare(rows.sql).all(...rows.args) as StudyListRow[];
+    return toStudyPage(page, q, async () => (this.db.prepare(count.sql).get(...count.args) as { n: number }).n);
+  }
+
+  async outcomes(since: number): Promise<OutcomeCount[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT state, reason, COUNT(*) AS n FROM jobs WHERE kind = 'study-analysis' AND finished_at >= ?
+         AND state IN (${FINAL_STATES.map(() => '?').join(', ')}) GROUP BY state, reason ORDER BY n DESC`,
+      )
+      .all(since, ...FINAL_STATES) as { state: JobState; reason: string | null; n: number }[];
+    return rows.map((r) => ({ state: r.state, ...(r.reason ? { reason: r.reason } : {}), count: r.n }));
   }
 
   async findSucceeded(idempotencyKey: string): Promise<StudyAnalysisJob | undefined> {

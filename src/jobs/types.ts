@@ -46,6 +46,8 @@ export const JOURNEY_EVENTS = [
   'already-stored',
   // A dead job queued again with a fresh attempt budget (API re-drive); a waiting retry made due now (PACS back).
   'redriven', 'resumed',
+  // A harvest run's progress (src/harvest/nightly.ts): studies met of those found, and the run's figures so far.
+  'harvest-progress',
 ] as const;
 export type JourneyEventName = (typeof JOURNEY_EVENTS)[number];
 
@@ -57,6 +59,24 @@ export interface LesionSummary {
   longAxisMm: number;
   shortAxisMm: number;
   keySlice: { sopInstanceUID: string; frameNumber?: number; box: [number, number, number, number] };
+}
+
+/**
+ * The study as its analysed series' metadata names it, for the people who run the service (dashboard). Accession
+ * number and description identify a patient's examination: shown to authenticated users only, never logged and
+ * never in the journey.
+ */
+export interface StudyInfo {
+  /** DICOM DA, YYYYMMDD. */
+  studyDate?: string;
+  studyDescription?: string;
+  modality?: string;
+  accessionNumber?: string;
+  /** The series analysed. */
+  seriesInstanceUID: string;
+  seriesDescription?: string;
+  seriesNumber?: number;
+  instances: number;
 }
 
 export interface JobOutputs {
@@ -101,6 +121,8 @@ interface JobFields {
   pacsFaults?: Record<string, number>;
   /** Epoch ms: when the current run of transient failures began (the retry horizon counts from it). */
   retryingSince?: number;
+  /** What the dashboard shows of the study, recorded when the series was selected (JobStore.recordStudy). */
+  study?: StudyInfo;
   /** Epoch ms: when the first event for this job arrived. */
   receivedAt: number;
   createdAt: number;
@@ -166,6 +188,43 @@ export interface JobQuery {
   state?: JobState;
   studyInstanceUID?: string;
   limit?: number;
+}
+
+/** The dashboard's study list: one row per study, newest first. */
+export interface StudyQuery {
+  /** The state of the study's current job (the row's job). */
+  state?: JobState;
+  /** An accession number (exact, case-insensitive) or the start of a StudyInstanceUID. */
+  search?: string;
+  limit: number;
+  offset?: number;
+}
+
+export interface StudyRow {
+  studyInstanceUID: string;
+  /**
+   * The study's current job: its latest job that is not a skip for our own outputs (the re-announcement caused by
+   * storing the SR/SEG), or its latest job when it has only such skips.
+   */
+  job: StudyAnalysisJob;
+  /** The latest study information any of its jobs recorded. */
+  study?: StudyInfo;
+  jobs: number;
+  /** Skips for our own outputs, folded into the study rather than shown as rows. */
+  ownOutputEvents: number;
+}
+
+export interface StudyPage {
+  studies: StudyRow[];
+  /** Studies matching the query, all pages together. */
+  total: number;
+}
+
+/** Study analyses that finished in a state (with a reason) since a time: throughput and failures by reason. */
+export interface OutcomeCount {
+  state: JobState;
+  reason?: string;
+  count: number;
 }
 
 /** The outcome a worker reports for a claimed job. */
@@ -238,11 +297,17 @@ export interface JobStore {
   enterStage(jobId: number, owner: string, stage: string, now?: number): Promise<void>;
   /** Records the outcome; retries and dead-lettering follow the backoff policy. Rejects with LeaseLostError. */
   complete(jobId: number, owner: string, result: JobCompletion, now?: number): Promise<Job>;
+  /** Records what the dashboard shows of the leased job's study (its selection). Rejects with LeaseLostError. */
+  recordStudy(jobId: number, owner: string, study: StudyInfo, now?: number): Promise<void>;
   addJourney(jobId: number, event: JourneyEventName, details?: Record<string, unknown>, at?: number): Promise<void>;
   journey(jobId: number): Promise<JourneyEvent[]>;
   get(jobId: number): Promise<Job | undefined>;
   list(q?: JobQuery): Promise<Job[]>;
   countByState(): Promise<Record<JobState, number>>;
+  /** Study analyses, one row per study (own-output skips folded in), filtered and paged (StudyQuery). */
+  listStudies(q: StudyQuery): Promise<StudyPage>;
+  /** Study analyses in a final state whose finished_at is at or after `since` (epoch ms), by state and reason. */
+  outcomes(since: number): Promise<OutcomeCount[]>;
   /** A study analysis that succeeded with this key (same study, series and model version). */
   findSucceeded(idempotencyKey: string): Promise<StudyAnalysisJob | undefined>;
   hasJobForStudy(studyInstanceUID: string): Promise<boolean>;

@@ -11,12 +11,14 @@ import { randomUUID } from 'node:crypto';
 import { LensError } from '../errors';
 import { log } from '../log';
 import { JobStoreUnavailableError, LeaseLostError } from './errors';
-import type { Job, JobCompletion, JobKind, JobOfKind, JobStore, JourneyEventName } from './types';
+import type { Job, JobCompletion, JobKind, JobOfKind, JobStore, JourneyEventName, StudyInfo } from './types';
 
 export interface JobRunContext {
   journal(event: JourneyEventName, details?: Record<string, unknown>): Promise<void>;
   /** Records in the store, before the stage runs, that the job enters it (JobStore.enterStage). */
   enterStage(stage: string): Promise<void>;
+  /** Records what the dashboard shows of the job's study (JobStore.recordStudy). */
+  recordStudy?(study: StudyInfo): Promise<void>;
   /** Throws LeaseLostError when the last lease renewal failed: the job may belong to someone else now. */
   checkLease(): void;
 }
@@ -121,6 +123,7 @@ export class WorkerPool {
       const ctx: JobRunContext = {
         journal: (event, details) => store.addJourney(job.id, event, details),
         enterStage: (stage) => store.enterStage(job.id, this.owner, stage),
+        recordStudy: (study) => store.recordStudy(job.id, this.owner, study),
         checkLease: () => {
           if (!lease.held()) throw new LeaseLostError(`lease of job ${job.id} lost`);
         },

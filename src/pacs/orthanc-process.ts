@@ -30,6 +30,12 @@ export interface OrthancOptions {
    * restart (systemd's default RestartSec is 100 ms).
    */
   superviseRestartMs?: number;
+  /**
+   * Start Orthanc on a folder (`configDir`) holding the configuration as orthanc.json, as Debian's service does
+   * with /etc/orthanc: further .json files put there are read at the next launch(), and a key defined in two
+   * files stops Orthanc, as there (test/integration/pacs/orthanc-setup.test.ts).
+   */
+  configFolder?: boolean;
 }
 
 export class OrthancProcess {
@@ -58,6 +64,10 @@ export class OrthancProcess {
   get dicomwebUrl(): string {
     return `${this.url}/dicom-web`;
   }
+  /** The configuration folder Orthanc was started on (OrthancOptions.configFolder); undefined for a single file. */
+  get configDir(): string | undefined {
+    return path.extname(this.configPath) === '.json' ? undefined : this.configPath;
+  }
   get logPath(): string {
     return path.join(this.dir, 'orthanc.log');
   }
@@ -83,8 +93,9 @@ export class OrthancProcess {
       Plugins: [DICOMWEB_PLUGIN],
       ...opts.extraConfig,
     };
-    const configPath = path.join(dir, 'orthanc.json');
-    fs.writeFileSync(configPath, JSON.stringify(config, null, 2));
+    const configPath = opts.configFolder ? path.join(dir, 'config') : path.join(dir, 'orthanc.json');
+    if (opts.configFolder) fs.mkdirSync(configPath, { recursive: true });
+    fs.writeFileSync(opts.configFolder ? path.join(configPath, 'orthanc.json') : configPath, JSON.stringify(config, null, 2));
     const o = new OrthancProcess(dir, httpPort, dicomPort, aet, configPath, ownsDir);
     o.superviseRestartMs = opts.superviseRestartMs;
     await o.launch();

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Findings } from '../detect/findings';
 import { orthancDeleteSeries, type OrthancRestConfig } from '../listener/orthanc-rest';
 import { log } from '../log';
+import type { CommitmentOptions, CommitmentRecord } from '../dimse/commit';
 import type { DimsePeer, ScuOptions } from '../dimse/scu';
 import type { DicomWebClient } from '../pacs/dicomweb';
 import { findStoredReport, ReportVerificationError, storeAndVerify, writeReportObjects, type StoredReportFound } from '../report';
@@ -15,11 +16,17 @@ import { srSummary } from '../report/store';
 import type { ReportUids } from '../report/uid';
 import type { ReportObjects } from './stages';
 
+/** Where each part went (CLI output), and how the peer confirmed it where that is not evident (the journey). */
+export interface SinkStored {
+  locations: string[];
+  confirmation?: Record<string, unknown>;
+}
+
 export interface ReportSink {
   /** For messages: "DICOMweb http://...", "folder out/". */
   readonly description: string;
-  /** Puts the report where it belongs; returns where each part went (journey, CLI output). */
-  store(report: ReportObjects): Promise<string[]>;
+  /** Puts the report where it belongs. */
+  store(report: ReportObjects): Promise<SinkStored>;
   /** The complete report of an analysis, when the sink already holds it (a worker died after storing it). */
   findStored?(studyInstanceUID: string, uids: ReportUids): Promise<StoredReportFound | undefined>;
   /**
@@ -59,9 +66,9 @@ export class DicomWebReportSink implements ReportSink {
     return `DICOMweb ${this.client.url}`;
   }
 
-  async store(report: ReportObjects): Promise<string[]> {
+  async store(report: ReportObjects): Promise<SinkStored> {
     const { verified } = await storeAndVerify(this.client, report.objects);
-    return verified.map((v) => `${v.role} series ${v.seriesInstanceUID}`);
+    return { locations: verified.map((v) => `${v.role} series ${v.seriesInstanceUID}`) };
   }
 
   findStored(studyInstanceUID: string, uids: ReportUids): Promise<StoredReportFound | undefined> {
@@ -85,38 +92,47 @@ export class FileReportSink implements ReportSink {
   }
 
   /** findings.json, then sr.dcm and seg.dcm when the report was built (no objects: findings only). */
-  async store(report: ReportObjects): Promise<string[]> {
+  async store(report: ReportObjects): Promise<SinkStored> {
     const findings = await this.writeFindings(report.detection.findings);
-    return report.objects.length ? [findings, ...(await writeReportObjects(report.objects, this.dir))] : [findings];
+    return { locations: report.objects.length ? [findings, ...(await writeReportObjects(report.objects, this.dir))] : [findings] };
   }
 }
 
 /**
- * C-STORE to a DICOM peer (a PACS without STOW-RS), then, when the peer answers C-FIND, a check that each object's
- * series holds exactly that object (IMAGE level): what the DICOMweb sink's read-back checks, as far as C-FIND can
- * tell. The SR is sent last: a peer holding the SR holds the whole report. Storage commitment is not requested.
+ * C-STORE to a DICOM peer (a PACS without STOW-RS), then storage commitment where the peer offers it (src/dimse/
+ * commit.ts: the peer takes responsibility for both objects), else, when the peer answers C-FIND, a check that each
+ * object's series holds exactly that object (IMAGE level): what the DICOMweb sink's read-back checks, as far as
+ * C-FIND can tell. The SR is sent last: a peer holding the SR holds the whole report.
  * An earlier attempt's report is recognised (findStored) by C-FIND of the SR, and its lesion count read from the
  * SR fetched by C-GET; a peer without C-FIND (confirm false) or C-GET cannot tell, and the report is sent again.
  */
 /** dcmjs-dimse takes about a second to load: only a service that sends by C-STORE pays for it. */
 const dimseScu = () => require('../dimse/scu') as typeof import('../dimse/scu');
+const dimseCommit = () => require('../dimse/commit') as typeof import('../dimse/commit');
 
 export class DimseReportSink implements ReportSink {
   constructor(
     private readonly peer: DimsePeer & { confirm: boolean },
     private readonly scu: ScuOptions,
+    /** Absent: no commitment asked (as mode 'off'). */
+    private readonly commitment?: CommitmentOptions,
   ) {}
 
   get description(): string {
     return `DICOM ${this.peer.aeTitle}@${this.peer.host}:${this.peer.port}`;
   }
 
-  async store(report: ReportObjects): Promise<string[]> {
+  async store(report: ReportObjects): Promise<SinkStored> {
     const objects = [...report.objects].sort((a, b) => (a.role === 'sr' ? 1 : 0) - (b.role === 'sr' ? 1 : 0));
-    if (objects.length === 0) return [];
+    if (objects.length === 0) return { locations: [] };
     const { cFind, cStore } = dimseScu();
     await cStore(this.peer, objects, this.scu);
-    if (this.peer.confirm) {
+    let commitment: CommitmentRecord | undefined;
+    if (this.commitment && this.commitment.mode !== 'off') {
+      commitment = await dimseCommit().commitStored(this.peer, objects.map((o) => ({ sopClassUID: o.sopClassUID, sopInstanceUID: o.sopInstanceUID })), this.scu, this.commitment);
+    }
+    const committed = commitment?.state === 'committed';
+    if (this.peer.confirm && !committed) {
       const problems: string[] = [];
       for (const o of objects) {
         const found = await cFind(this.peer, 'IMAGE', {
@@ -128,8 +144,12 @@ export class DimseReportSink implements ReportSink {
       }
       if (problems.length) throw new ReportVerificationError(problems);
     }
-    const how = this.peer.confirm ? 'confirmed by C-FIND' : 'not confirmed (dimse.destination.confirm false)';
-    return objects.map((o) => `${o.role} series ${o.seriesInstanceUID} by C-STORE to ${this.peer.aeTitle}, ${how}`);
+    const how = committed ? 'committed (storage commitment)' : this.peer.confirm ? 'confirmed by C-FIND' : 'not confirmed (dimse.destination.confirm false)';
+    const confirmation = {
+      by: committed ? 'storage commitment' : this.peer.confirm ? 'C-FIND' : 'none',
+      ...(commitment ? { storageCommitment: commitment } : {}),
+    };
+    return { locations: objects.map((o) => `${o.role} series ${o.seriesInstanceUID} by C-STORE to ${this.peer.aeTitle}, ${how}`), confirmation };
   }
 
   async findStored(studyInstanceUID: string, uids: ReportUids): Promise<StoredReportFound | undefined> {

@@ -7,7 +7,7 @@
  */
 import { classifyError, LensError } from '../errors';
 import { LeaseLostError } from '../jobs/errors';
-import type { JobCompletion, JourneyEventName, LesionSummary } from '../jobs/types';
+import type { JobCompletion, JourneyEventName, LesionSummary, StudyInfo } from '../jobs/types';
 import { log } from '../log';
 import type { StoredReportFound } from '../report';
 import { SkipStudy } from './errors';
@@ -21,6 +21,8 @@ export interface RunContext {
   enterStage(stage: StageName): void | Promise<void>;
   /** Throws when the worker lost its lease: the job belongs to someone else now. */
   checkLease(): void;
+  /** Records what the dashboard shows of the study (JobStore.recordStudy), once the series is selected. */
+  recordStudy?(study: StudyInfo): void | Promise<void>;
 }
 
 /** What runJob needs of a study-analysis job. */
@@ -62,6 +64,7 @@ export async function runJob(job: StudyJobRef, p: StudyPipeline, ctx: RunContext
         await ctx.enterStage(name);
       },
       afterStage: async (name, ms, details) => {
+        if (name === 'selected' && progress.selected?.study) await ctx.recordStudy?.(progress.selected.study);
         await ctx.journal(name, { ms, ...details });
         log.info('stage done', { jobId: job.id, stage: name, ms, studyInstanceUID: job.studyInstanceUID });
       },

@@ -9,13 +9,14 @@
  *   no-suitable-series CT series exist but none passes the rules (e.g. only a scout), with each series' reasons
  *   already-analysed  the same key succeeded before: same study, series, instances and model version
  * A study whose key differs from its previous successful analysis by the same model (instances added, another
- * series preferred) is analysed again: the selection says why and which report the new one supersedes.
+ * series preferred) is analysed again: the selection says why and which report the new one supersedes. The chosen
+ * series' first instance also gives what the dashboard shows of the study (studyInfoOf; never in the journey).
  */
 import type { SelectionRules } from '../config/schema';
 import type { SeriesInfo } from '../dicom/series';
-import type { Job } from '../jobs/types';
+import type { Job, StudyInfo } from '../jobs/types';
 import { log } from '../log';
-import type { SeriesMetadata, SeriesSummary, StudySource } from '../source/study-source';
+import type { Dataset, SeriesMetadata, SeriesSummary, StudySource } from '../source/study-source';
 import { SkipStudy } from './errors';
 import { idempotencyKey, instanceSet, reanalysisReason } from './idempotency';
 import { splitOwnOutputs } from './own-outputs';
@@ -100,7 +101,9 @@ export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries>
       const reanalysis = await previousAnalysis(d, studyInstanceUID, key);
       const chosenMetadata = metadata.get(chosen.seriesInstanceUID);
       if (!chosenMetadata) throw new Error(`selectSeries chose series ${chosen.seriesInstanceUID}, which is not a candidate`);
+      const study = studyInfoOf(chosen, await firstDataset(chosenMetadata, studyInstanceUID));
       return {
+        study,
         studyInstanceUID, series: chosen, metadata: chosenMetadata, why: choice.why, tolerated: choice.tolerated ?? [],
         modelVersion: d.modelVersion, idempotencyKey: key, instances, rejected, ...(reanalysis ? { reanalysis } : {}),
       };
@@ -121,4 +124,44 @@ async function previousAnalysis(d: SelectDeps, studyInstanceUID: string, key: st
   if (!why) return undefined;
   // Every earlier report of this model in the study: one current report per study and model.
   return { why, previousJobId: prev.id, supersedes: earlier.map((j) => j.outputs ?? {}).filter((o) => o.srSeriesUID || o.segSeriesUID) };
+}
+
+/**
+ * The dataset of the chosen series' first instance, for the dashboard's study information. It does not decide the
+ * analysis: when it cannot be read the study is analysed all the same (the fetch stage reads what it needs itself).
+ */
+async function firstDataset(m: SeriesMetadata, studyInstanceUID: string): Promise<Dataset> {
+  const first = m.series.instances[0];
+  if (!first) return {};
+  try {
+    return await m.dataset(first.sopInstanceUID);
+  } catch (e) {
+    log.warn('study information not read (the dashboard shows the study without it)', {
+      studyInstanceUID, seriesInstanceUID: m.series.seriesInstanceUID, error: (e as Error).message,
+    });
+    return {};
+  }
+}
+
+/** A text element of the dataset, trimmed and cut to `max` characters; undefined when absent or empty. */
+function text(v: unknown, max: number): string | undefined {
+  const t = typeof v === 'string' ? v.trim() : '';
+  return t ? t.slice(0, max) : undefined;
+}
+
+/** The study as the chosen series' first instance names it (the dashboard's columns), each text cut to its VR's length. */
+export function studyInfoOf(series: SeriesMetadata['series'], ds: Dataset): StudyInfo {
+  const info: StudyInfo = { seriesInstanceUID: series.seriesInstanceUID, instances: series.instances.length };
+  const date = text(ds.StudyDate, 8);
+  if (date && /^\d{8}$/.test(date)) info.studyDate = date;
+  const description = text(ds.StudyDescription, 64);
+  if (description) info.studyDescription = description;
+  const modality = text(ds.Modality ?? series.modality, 16);
+  if (modality) info.modality = modality;
+  const accession = text(ds.AccessionNumber, 16);
+  if (accession) info.accessionNumber = accession;
+  const seriesDescription = text(series.seriesDescription, 64);
+  if (seriesDescription) info.seriesDescription = seriesDescription;
+  if (series.seriesNumber !== undefined) info.seriesNumber = series.seriesNumber;
+  return info;
 }

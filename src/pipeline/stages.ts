@@ -8,7 +8,7 @@ import type { Findings } from '../detect/findings';
 import type { LesionMask } from '../detect/lesions';
 import type { SeriesInfo } from '../dicom/series';
 import type { Volume } from '../dicom/volume';
-import type { JobOutputs } from '../jobs/types';
+import type { JobOutputs, StudyInfo } from '../jobs/types';
 import type { InstanceSet } from './idempotency';
 import type { ReportObject } from '../report';
 import type { Dataset, SeriesMetadata } from '../source/study-source';
@@ -49,6 +49,8 @@ export interface SelectedSeries {
   reanalysis?: { why: string; previousJobId: number; supersedes: JobOutputs[] };
   /** Every other series of the study with the reasons it was not chosen (modality, selection rules, ranking). */
   rejected: { seriesInstanceUID: string; reasons: string[] }[];
+  /** What the dashboard shows of the study (never in the journey: describe() leaves it out). */
+  study?: StudyInfo;
 }
 
 export interface FetchedVolume {
@@ -81,6 +83,8 @@ export interface StoredReport {
   outputs: JobOutputs;
   /** Where the sink put the findings and objects: file paths, or the PACS' series. */
   locations: string[];
+  /** How the peer confirmed the report, where the sink says (storage commitment: docs/dimse.md). */
+  confirmation?: Record<string, unknown>;
   /** A re-analysis: earlier report series removed from the PACS, and those kept (no way to remove, or it failed). */
   superseded?: { removed: string[]; kept: string[] };
 }

@@ -120,17 +120,17 @@ export function createStudyPipeline(d: StudyPipelineDeps): StudyPipeline {
   };
   const store: Stage<ReportObjects, StoredReport> = {
     name: 'stored',
-    describe: (s) => ({ ...s.outputs, ...(s.superseded ? { superseded: s.superseded } : {}) }),
+    describe: (s) => ({ ...s.outputs, ...(s.confirmation ? { confirmation: s.confirmation } : {}), ...(s.superseded ? { superseded: s.superseded } : {}) }),
     async run(report) {
-      const locations = await d.sink.store(report);
+      const { locations, confirmation } = await d.sink.store(report);
       const { studyInstanceUID, reanalysis } = report.detection.fetched.selection;
       const current = new Set([report.outputs.srSeriesUID, report.outputs.segSeriesUID]);
       const old = [...new Set((reanalysis?.supersedes ?? []).flatMap((o) => [o.srSeriesUID, o.segSeriesUID]))].filter(
         (uid): uid is string => !!uid && !current.has(uid),
       );
-      if (!old.length || report.objects.length === 0) return { report, outputs: report.outputs, locations };
+      if (!old.length || report.objects.length === 0) return { report, outputs: report.outputs, locations, confirmation };
       const superseded = d.sink.removeSuperseded ? await d.sink.removeSuperseded(studyInstanceUID, old) : { removed: [], kept: old };
-      return { report, outputs: report.outputs, locations, superseded };
+      return { report, outputs: report.outputs, locations, confirmation, superseded };
     },
   };
   return {

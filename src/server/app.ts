@@ -4,6 +4,7 @@
  * /healthz requires the token (Authorization: Bearer, or the session cookie of the login page: auth.ts).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import path from 'node:path';
 import { isValidUid } from '../dicom/uid';
 import { JobStoreUnavailableError } from '../jobs/errors';
 import { log } from '../log';
@@ -12,7 +13,10 @@ import {
   type EnqueueResult, type JobKind, type Leadership, type JobState, type JobStore, type LesionSummary, type StudyAnalysisJob, type StudyAnalysisRequest,
 } from '../jobs/types';
 import { bearer, installAuth, safeEqual, withLogout } from './auth';
-import { renderJobDetail, renderJobList } from './dashboard';
+import { picturePath, readHarvestDataset, renderHarvest } from './dashboard/harvest';
+import { overviewData, renderOverview } from './dashboard/overview';
+import { parseStudyListRequest, renderStudyList, studyUrl, toStudyQuery } from './dashboard/studies';
+import { currentJob, renderStudyPage } from './dashboard/study';
 import type { IntakeState } from './intake-gate';
 import type { ServiceMetrics } from './metrics';
 import type { NodeView } from './node-status';
@@ -37,6 +41,8 @@ export interface AppDeps {
   intake?: { readonly state: IntakeState; report(e: unknown): boolean };
   /** The nodes sharing the job store and the leader of each role (node-status.ts); absent: one node, not shown. */
   nodes?(): Promise<{ nodes: NodeView[]; leaders: Leadership[] }>;
+  /** The harvest dataset folder (harvest.outDir): its runs and pictures on the dashboard's harvest page. */
+  harvestDir?: string;
 }
 
 /** The webhook body is a few identifiers (plugin/lens-push.lua); anything bigger is not from Orthanc. */
@@ -159,33 +165,111 @@ export function createApp(d: AppDeps): express.Express {
     res.json(await d.nodes());
   }));
 
+  // The two actions, for the API (JSON) and the dashboard (a redirect to a page that says what was done).
+  const REASON = /^[a-z0-9][a-z0-9-]{0,63}$/;
+  const rerun = (uid: string) => d.enqueue({ studyInstanceUID: uid, source: 'manual', force: true });
+  const redrive = async (rawReason: string | undefined, by: 'api' | 'dashboard') => {
+    if (rawReason !== undefined && !REASON.test(rawReason)) throw new RequestError('reason must be a failure reason such as pacs-unreachable');
+    const jobIds = await d.store.redrive({ state: 'dead', reason: rawReason, details: { by } });
+    log.info('dead jobs re-driven', { jobs: jobIds.length, reason: rawReason ?? '(all)', by });
+    return jobIds;
+  };
+  const studyUid = (raw: string) => {
+    if (!isValidUid(raw)) throw new RequestError('studyUID is not a DICOM UID');
+    return raw;
+  };
+
   app.post('/api/studies/:studyUID/rerun', handle(async (req, res) => {
-    const uid = req.params.studyUID;
-    if (!isValidUid(uid)) return res.status(400).json({ error: 'studyUID is not a DICOM UID' });
-    const { job, created } = await d.enqueue({ studyInstanceUID: uid, source: 'manual', force: true });
+    const { job, created } = await rerun(studyUid(req.params.studyUID));
     res.status(202).json({ jobId: job.id, created });
   }));
 
   // Re-drive: dead study analyses (all, or ?reason=<reason>) queued again with a fresh attempt budget.
   app.post('/api/jobs/redrive', handle(async (req, res) => {
-    const reason = queryString(req.query, 'reason');
-    if (reason !== undefined && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(reason)) return res.status(400).json({ error: 'reason must be a failure reason such as pacs-unreachable' });
-    const jobIds = await d.store.redrive({ state: 'dead', reason, details: { by: 'api' } });
-    log.info('dead jobs re-driven', { jobs: jobIds.length, reason: reason ?? '(all)' });
+    const jobIds = await redrive(queryString(req.query, 'reason'), 'api');
     res.status(202).json({ redriven: jobIds.length, jobIds });
+  }));
+
+  // One row per study, filtered and paged as the dashboard's list (dashboard/studies.ts).
+  app.get('/api/studies', handle(async (req, res) => {
+    res.json(await d.store.listStudies(toStudyQuery(parseStudyListRequest(req.query))));
   }));
 
   app.get('/', (_req, res) => res.redirect('/dashboard'));
 
-  app.get('/dashboard', handle(async (_req, res) => {
-    res.type('html').send(withLogout(renderJobList(await d.store.list({ limit: 200 }), await d.store.countByState(), d.nodes ? (await d.nodes()).nodes : undefined), res));
+  // The dashboard (src/server/dashboard/): pages for the people who run the service, behind the login.
+  const html = (res: Response, body: string) => res.type('html').setHeader('Cache-Control', 'no-store').send(withLogout(body, res));
+  // After an action, the page it redirects to says what was done: from numbers and fixed words only, so that a link
+  // made elsewhere cannot put its own sentence on the dashboard.
+  const rerunDone = (req: Request, jobId: number) => {
+    const how = queryString(req.query, 'queued');
+    if (how === 'new') return `Re-run queued as job #${jobId}.`;
+    if (how === 'joined') return `A job for this study was already waiting (#${jobId}): the re-run joined it.`;
+    return undefined;
+  };
+  const redriveDone = (req: Request) => {
+    const n = queryString(req.query, 'redriven'), reason = queryString(req.query, 'reason');
+    if (!n || !/^[0-9]{1,9}$/.test(n) || (reason !== undefined && !REASON.test(reason))) return undefined;
+    return `${n} dead job${n === '1' ? '' : 's'}${reason ? ` (${reason})` : ''} queued again.`;
+  };
+
+  app.get('/dashboard', handle(async (req, res) => {
+    const r = parseStudyListRequest(req.query);
+    html(res, renderStudyList(r, await d.store.listStudies(toStudyQuery(r))));
+  }));
+
+  app.get('/dashboard/studies/:studyUID', handle(async (req, res) => {
+    const uid = studyUid(req.params.studyUID);
+    const jobs = (await d.store.list({ kind: 'study-analysis', studyInstanceUID: uid, limit: 100 })).filter((j) => j.kind === 'study-analysis');
+    const asked = queryString(req.query, 'job');
+    const job = asked === undefined ? currentJob(jobs) : jobs.find((j) => j.id === parseJobId(asked));
+    if (!job) return res.status(404).json({ error: asked === undefined ? 'no job for this study' : `no job ${asked} of this study` });
+    html(res, renderStudyPage({ studyInstanceUID: uid, jobs, job, journey: await d.store.journey(job.id), done: rerunDone(req, job.id) }));
+  }));
+
+  app.post('/dashboard/studies/:studyUID/rerun', handle(async (req, res) => {
+    const uid = studyUid(req.params.studyUID);
+    const { job, created } = await rerun(uid);
+    res.redirect(303, `${studyUrl(uid, job.id)}&queued=${created ? 'new' : 'joined'}`);
   }));
 
   app.get('/dashboard/jobs/:id', handle(async (req, res) => {
-    const id = parseJobId(req.params.id);
-    const job = await d.store.get(id);
-    if (!job) return res.status(404).json({ error: `no job ${id}` });
-    res.type('html').send(withLogout(renderJobDetail(job, await d.store.journey(job.id)), res));
+    const job = await d.store.get(parseJobId(req.params.id));
+    if (!job) return res.status(404).json({ error: `no job ${req.params.id}` });
+    res.redirect(303, job.kind === 'study-analysis' ? studyUrl(job.studyInstanceUID, job.id) : '/dashboard/harvest');
+  }));
+
+  app.get('/dashboard/overview', handle(async (req, res) => {
+    const nodes = d.nodes ? (await d.nodes()).nodes : undefined;
+    html(res, renderOverview({ ...(await overviewData(d.store)), nodes, done: redriveDone(req) }));
+  }));
+
+  app.get('/dashboard/overview/counts', handle(async (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(await d.store.countByState());
+  }));
+
+  app.post('/dashboard/redrive', handle(async (req, res) => {
+    const reason = queryString(req.query, 'reason');
+    const jobIds = await redrive(reason, 'dashboard');
+    res.redirect(303, `/dashboard/overview?redriven=${jobIds.length}${reason ? `&reason=${reason}` : ''}`);
+  }));
+
+  app.get('/dashboard/harvest', handle(async (_req, res) => {
+    const jobs = (await d.store.list({ kind: 'harvest-run', limit: 20 })).filter((j) => j.kind === 'harvest-run');
+    const runs = await Promise.all(jobs.map(async (job) => ({ job, journey: await d.store.journey(job.id) })));
+    const dataset = d.harvestDir ? await readHarvestDataset(d.harvestDir) : undefined;
+    const datasetMissing = !d.harvestDir ? 'no harvest dataset folder configured (harvest.outDir)' : dataset ? undefined : 'the harvest dataset folder does not exist yet (no harvest has run)';
+    html(res, renderHarvest({ runs, dataset, datasetMissing }));
+  }));
+
+  app.get('/dashboard/harvest/pictures/:study/:name.png', handle(async (req, res) => {
+    const file = d.harvestDir ? picturePath(d.harvestDir, req.params.study, req.params.name) : undefined;
+    if (!file) return res.status(404).json({ error: 'no such picture' });
+    res.type('png').setHeader('Cache-Control', 'private, max-age=3600');
+    res.sendFile(path.resolve(file), (e) => {
+      if (e && !res.headersSent) res.status(404).json({ error: 'no such picture' });
+    });
   }));
 
   app.get('/dashboard/jobs/:id/lesions/:lesion.png', handle(async (req, res) => {

@@ -1,5 +1,7 @@
 /** Prometheus metrics of the service (prom-client), on a registry of its own so that tests can run several. */
 import client from 'prom-client';
+import { harvestMetrics } from '../harvest/harvest-metrics';
+import type { HarvestMetrics } from '../harvest/nightly';
 import type { JobCompletion, JobState, JobStore } from '../jobs/types';
 import { JOB_STATES } from '../jobs/types';
 import { INTAKE_CLOSED_REASONS, type IntakeGate } from './intake-gate';
@@ -137,6 +139,11 @@ export class ServiceMetrics {
         for (const role of Object.values(LEADER_ROLES)) this.set({ role }, mine.includes(role) ? 1 : 0);
       },
     });
+  }
+
+  /** The nightly harvest's metrics (src/harvest/harvest-metrics.ts), when the harvest is enabled. */
+  watchHarvest(): HarvestMetrics {
+    return harvestMetrics(this.registry);
   }
 
   eventReceived(source: string, created: boolean): void {

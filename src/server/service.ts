@@ -200,6 +200,7 @@ export async function startService(config: LensConfig): Promise<RunningService> 
       webhook: config.listener.webhook,
       enqueue,
       intake,
+      harvestDir: config.harvest.outDir,
       studyUidFromOrthancId: config.orthanc
         ? async (id) => (await orthancGet<{ MainDicomTags?: { StudyInstanceUID?: string } }>(config.orthanc!, `/studies/${id}`)).MainDicomTags?.StudyInstanceUID
         : undefined,
@@ -217,7 +218,7 @@ export async function startService(config: LensConfig): Promise<RunningService> 
           }
         }
         checks.intake = gate.open ? { ok: true } : { ok: false, detail: `stopped (${gate.reason}): ${gate.detail}` };
-        checks.model = { ok: true, detail: `${detector.manifest.name} ${detector.manifest.version} (${detector.executionProvider})` };
+        checks.model = { ok: true, detail: `${detector.manifest.name} ${detector.manifest.version} (${detector.executionProvider}; workers on ${analysis.devices.join(', ')})` };
         if (dicomwebInUse) checks.pacs = await pacs.check();
         return checks;
       },
@@ -281,7 +282,7 @@ export async function startService(config: LensConfig): Promise<RunningService> 
       const harvestStop = new AbortController();
       const harvestWorkers = new WorkerPool({
         store, concurrency: 1, leaseMs: config.jobs.leaseSeconds * 1000,
-        runners: { 'harvest-run': harvestRunner({ config, liveWork: () => liveStudyWork(store), signal: harvestStop.signal }) },
+        runners: { 'harvest-run': harvestRunner({ config, liveWork: () => liveStudyWork(store), signal: harvestStop.signal, metrics: metrics.watchHarvest() }) },
       });
       harvestWorkers.start();
       stoppers.unshift(async () => {
@@ -314,6 +315,8 @@ export async function startService(config: LensConfig): Promise<RunningService> 
       node: workers.owner,
       concurrency: config.jobs.concurrency,
       gpus: config.node.gpus,
+      // Where each analysis process runs its model (node.gpus pins process i to CUDA device i mod gpus).
+      workerDevices: analysis.devices,
       leaderEligible: config.node.leaderEligible,
       changeFeed,
       webhook: config.listener.webhook.enabled,

@@ -9,6 +9,7 @@
 import path from 'node:path';
 import { classifyError, LensError } from '../errors';
 import { loadDetector } from '../detect/detector';
+import { currentModelDir } from '../models/registry';
 import { LeaseLostError } from '../jobs/errors';
 import type { Job, StudyAnalysisJob } from '../jobs/types';
 import { log } from '../log';
@@ -17,6 +18,7 @@ import { createPacsPipeline } from '../pipeline/pacs-pipeline';
 import { runJob, type RunContext } from '../pipeline/run-job';
 import type { StudyPipeline } from '../pipeline/study-pipeline';
 import { dimsePipelineFor } from '../dimse/pipeline';
+import { deviceLabel, type WorkerDevice } from './gpu-devices';
 import { ALIVE_EVERY_MS, type ChildCall, type FromChild, type ToChild } from './protocol';
 
 function send(m: FromChild): void {
@@ -43,15 +45,17 @@ let receivedPipeline: ((dimseFolder: string) => StudyPipeline) | undefined;
 
 const ctx: RunContext = {
   journal: (event, details) => call<void>({ method: 'journal', event, details }),
+  recordStudy: (study) => call<void>({ method: 'recordStudy', study }),
   // The service checks its lease before it records the stage: a lost lease comes back as LeaseLostError.
   enterStage: (stage) => call<void>({ method: 'enterStage', stage }),
   checkLease: () => undefined,
 };
 
-async function init(config: Extract<ToChild, { type: 'init' }>['config']): Promise<void> {
+async function init(config: Extract<ToChild, { type: 'init' }>['config'], device?: WorkerDevice): Promise<void> {
   try {
     const client = new DicomWebClient(config.pacs);
-    const detector = await loadDetector(path.resolve(config.model.dir), config.model);
+    // The promoted model of the registry (lens model promote), else config model.dir.
+    const detector = await loadDetector(currentModelDir(config), { ...config.model, ...device });
     pipeline = createPacsPipeline({
       config,
       client,
@@ -65,7 +69,8 @@ async function init(config: Extract<ToChild, { type: 'init' }>['config']): Promi
       findSucceeded: (key) => call<StudyAnalysisJob | undefined>({ method: 'findSucceeded', key }).then((j) => j ?? undefined),
       succeededForStudy: (studyInstanceUID) => call<Job[]>({ method: 'succeededForStudy', studyInstanceUID }),
     });
-    send({ type: 'ready', model: { manifest: { name: detector.manifest.name, version: detector.manifest.version }, executionProvider: detector.executionProvider } });
+    const where = deviceLabel(detector.executionProvider, device?.cudaDeviceId);
+    send({ type: 'ready', model: { manifest: { name: detector.manifest.name, version: detector.manifest.version }, executionProvider: detector.executionProvider, device: where } });
   } catch (e) {
     send({ type: 'init-failed', message: (e as Error).message });
     process.disconnect();
@@ -87,7 +92,7 @@ async function run(job: Extract<ToChild, { type: 'run' }>['job']): Promise<void>
 process.on('message', (m: ToChild) => {
   switch (m.type) {
     case 'init':
-      void init(m.config);
+      void init(m.config, m.device);
       break;
     case 'run':
       void run(m.job);

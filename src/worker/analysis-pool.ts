@@ -8,6 +8,7 @@ import type { JobRunContext } from '../jobs/worker';
 import type { JobCompletion } from '../jobs/types';
 import type { StudyJobRef } from '../pipeline/run-job';
 import { AnalysisProcess, type AnalysisProcessOptions } from './analysis-process';
+import { workerDevice } from './gpu-devices';
 import type { LoadedModel } from './protocol';
 
 export class AnalysisPool {
@@ -15,14 +16,20 @@ export class AnalysisPool {
     private readonly processes: AnalysisProcess[],
     /** The model the children loaded (readiness, start log). */
     readonly model: LoadedModel,
+    /** Where each child's model runs, by worker index ('cuda:0', 'cuda:1', 'cpu'). */
+    readonly devices: string[],
   ) {}
 
-  /** Starts `size` children and waits until they have loaded the model; a model that cannot load fails the start. */
+  /**
+   * Starts `size` children and waits until they have loaded the model; a model that cannot load fails the start.
+   * Child i keeps its device (node.gpus: i mod N) across restarts after a death.
+   */
   static async start(size: number, o: AnalysisProcessOptions): Promise<AnalysisPool> {
-    const processes = Array.from({ length: size }, () => new AnalysisProcess(o));
+    const { node, model } = o.config;
+    const processes = Array.from({ length: size }, (_, i) => new AnalysisProcess({ ...o, device: workerDevice(i, node.gpus, model.executionProviders) }));
     try {
       const models = await Promise.all(processes.map((p) => p.start()));
-      return new AnalysisPool(processes, models[0]);
+      return new AnalysisPool(processes, models[0], models.map((m) => m.device ?? m.executionProvider));
     } catch (e) {
       await Promise.all(processes.map((p) => p.stop()));
       throw e;

@@ -16,10 +16,13 @@ import type { Job, JobCompletion, StudyAnalysisJob } from '../jobs/types';
 import { log } from '../log';
 import type { StudyJobRef } from '../pipeline/run-job';
 import { loaderArgs, siblingModule } from './module-entry';
+import type { WorkerDevice } from './gpu-devices';
 import { ALIVE_EVERY_MS, type ChildCall, type FromChild, type LoadedModel, type ToChild } from './protocol';
 
 export interface AnalysisProcessOptions {
   config: LensConfig;
+  /** The model's providers and CUDA device for this process (node.gpus: gpu-devices.ts); config.model's when absent. */
+  device?: WorkerDevice;
   /** --max-old-space-size of the child, MB. */
   memoryMb: number;
   /** No message from the child for this long while it analyses a study: it is killed as stalled (loading or idle: 2 min at least). */
@@ -129,7 +132,7 @@ export class AnalysisProcess {
     this.ready = ready;
     // A failed load is final for this child: the next job forks a new one.
     ready.catch(() => child === this.child && child.kill('SIGKILL'));
-    this.send(child, { type: 'init', config: this.o.config });
+    this.send(child, { type: 'init', config: this.o.config, device: this.o.device });
     log.info('analysis process started', { pid: child.pid, memoryMb: this.o.memoryMb });
     return ready;
   }
@@ -185,6 +188,10 @@ export class AnalysisProcess {
       else if (c.method === 'succeededForStudy') value = (await this.o.succeededForStudy?.(c.studyInstanceUID)) ?? [];
       else if (!cur) throw new Error('no job is running in this analysis process');
       else if (c.method === 'journal') await cur.ctx.journal(c.event, c.details);
+      else if (c.method === 'recordStudy') {
+        cur.ctx.checkLease();
+        await cur.ctx.recordStudy?.(c.study);
+      }
       else {
         cur.ctx.checkLease();
         await cur.ctx.enterStage(c.stage);

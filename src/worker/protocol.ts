@@ -4,12 +4,13 @@
  * (calls) and reports its outcome. Any message is also a sign of life for the service's stall watchdog.
  */
 import type { LensConfig } from '../config/schema';
-import type { JobCompletion, JourneyEventName } from '../jobs/types';
+import type { JobCompletion, JourneyEventName, StudyInfo } from '../jobs/types';
 import type { StudyJobRef } from '../pipeline/run-job';
+import type { WorkerDevice } from './gpu-devices';
 
 /** What the service asks of the child. */
 export type ToChild =
-  | { type: 'init'; config: LensConfig }
+  | { type: 'init'; config: LensConfig; device?: WorkerDevice }
   | { type: 'run'; job: StudyJobRef }
   | { type: 'reply'; id: number; value?: unknown; error?: { message: string; reason: string; transient: boolean; leaseLost: boolean } };
 
@@ -17,6 +18,7 @@ export type ToChild =
 export type ChildCall =
   | { method: 'enterStage'; stage: string }
   | { method: 'journal'; event: JourneyEventName; details?: Record<string, unknown> }
+  | { method: 'recordStudy'; study: StudyInfo }
   | { method: 'findSucceeded'; key: string }
   | { method: 'succeededForStudy'; studyInstanceUID: string };
 
@@ -24,6 +26,8 @@ export type ChildCall =
 export interface LoadedModel {
   manifest: { name: string; version: string };
   executionProvider: string;
+  /** Where it runs: 'cuda:<device>' or the provider (deviceLabel). */
+  device?: string;
 }
 
 export type FromChild =

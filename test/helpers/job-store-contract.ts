@@ -428,4 +428,55 @@ export function jobStoreContract(open: OpenStore): void {
       expect((await store.get(job.id))!.nextAttemptAt).toBe(1000);
     });
   });
+
+  test('study information: recorded by the lease holder; one row per study with own-output skips folded in, filtered, searched and paged; outcomes', async () => {
+    const store = await newStore();
+    const info = (accessionNumber: string, series: string) => ({
+      studyDate: '20240105', studyDescription: 'CT chest <contrast>', modality: 'CT', accessionNumber, seriesInstanceUID: series, seriesNumber: 3, instances: 40,
+    });
+    const run = async (study: string, at: number, result: JobCompletion, accession?: string) => {
+      const { job } = await store.enqueue({ studyInstanceUID: study, source: 'changes' }, at);
+      expect((await store.claim('w1', 1000, { now: at }))!.id).toBe(job.id);
+      if (accession) {
+        await expect(store.recordStudy(job.id, 'w2', info(accession, `${study}.9`), at)).rejects.toThrow(/no longer leased/);
+        await store.recordStudy(job.id, 'w1', info(accession, `${study}.9`), at);
+      }
+      await store.complete(job.id, 'w1', result, at + 1);
+      return job.id;
+    };
+    const a = await run('1.2.840.1', 0, ok, 'acc-1');
+    // Storing our SR/SEG re-announces the study: a skip that belongs to study A, not a row of its own.
+    await run('1.2.840.1', 10, { kind: 'skipped', reason: 'own-output', message: 'only our outputs' });
+    const b = await run('1.2.840.2', 20, { kind: 'failed', reason: 'bad-dicom', message: 'no pixels', transient: false }, 'ACC-2');
+    const c = (await store.enqueue({ studyInstanceUID: '1.3.5', source: 'webhook' }, 30)).job.id;
+    expect((await store.get(a))!.study).toEqual(info('acc-1', '1.2.840.1.9'));
+    await expect(store.recordStudy(a, 'w1', info('acc-1', 'x'), 40)).rejects.toThrow(/no longer leased/);
+
+    const all = await store.listStudies({ limit: 10 });
+    expect(all.total).toBe(3);
+    expect(all.studies.map((r) => [r.studyInstanceUID, r.job.id, r.job.state, r.jobs, r.ownOutputEvents, r.study?.accessionNumber])).toEqual([
+      ['1.3.5', c, 'queued', 1, 0, undefined],
+      ['1.2.840.2', b, (await store.get(b))!.state, 1, 0, 'ACC-2'],
+      ['1.2.840.1', a, 'succeeded', 2, 1, 'acc-1'],
+    ]);
+    expect(all.studies[2].study).toEqual(info('acc-1', '1.2.840.1.9'));
+    const uids = async (q: Partial<Parameters<JobStore['listStudies']>[0]>) => (await store.listStudies({ limit: 10, ...q })).studies.map((r) => r.studyInstanceUID);
+    expect(await uids({ state: 'succeeded' })).toEqual(['1.2.840.1']);
+    expect(await uids({ state: 'skipped' })).toEqual([]);
+    expect(await uids({ search: 'ACC-1' })).toEqual(['1.2.840.1']);
+    expect(await uids({ search: ' acc-2 ' })).toEqual(['1.2.840.2']);
+    expect(await uids({ search: '1.2.840' })).toEqual(['1.2.840.2', '1.2.840.1']);
+    expect(await uids({ search: '1.2.840', state: 'queued' })).toEqual([]);
+    expect(await uids({ search: '%' })).toEqual([]);
+    const page = await store.listStudies({ limit: 1, offset: 1 });
+    expect([page.total, page.studies.map((r) => r.studyInstanceUID)]).toEqual([3, ['1.2.840.2']]);
+    expect((await store.listStudies({ limit: 5, offset: 5 })).total).toBe(3);
+
+    const outcomes = await store.outcomes(0);
+    expect(outcomes).toEqual(expect.arrayContaining([
+      { state: 'succeeded', count: 1 }, { state: 'skipped', reason: 'own-output', count: 1 },
+    ]));
+    expect(outcomes.reduce((n, o) => n + o.count, 0)).toBe(3);
+    expect((await store.outcomes(15)).map((o) => o.reason)).toEqual(['bad-dicom']);
+  });
 }

@@ -1,6 +1,8 @@
 /**
- * `lens detect` on real CT (shared/data/ct, never copied): the shipped model must find the lung tumour of
- * lung-dx-a0001 (IoBB >= 0.3 with its truth.json). Runs the real command as a child process.
+ * `lens detect` on real CT (shared/data/ct, never copied): the shipped model must report the lung tumour of
+ * lung-dx-a0001 (IoBB >= 0.3 with its truth.json) with at most one false finding above it, and at most 5 findings
+ * (issue 10). Runs the real command as a child process. lung-dx-a0001 is validation only: the model was neither
+ * trained nor tuned on it (docs/model.md).
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -42,6 +44,11 @@ describe('lens detect on real CT', () => {
     const rank = f.lesions.findIndex((l) => iobb(l.bboxLPS, tumour) >= 0.3) + 1; // findings are in descending score order
     console.log(`lung-dx-a0001: ${f.lesions.length} findings, ${hits.length} on the tumour (best IoBB ${Math.max(0, ...f.lesions.map((l) => iobb(l.bboxLPS, tumour))).toFixed(2)}, first at rank ${rank}), ${f.lesions.length - hits.length} others`);
     expect(hits.length).toBeGreaterThan(0);
+    // lens-ulb 0.4.0 (stage 5, real anatomy in training; docs/model.md): the issue-10 rule for a real study, at most
+    // one false finding scoring higher than the tumour and at most 5 findings reported.
+    expect(rank).toBeGreaterThanOrEqual(1);
+    expect(rank).toBeLessThanOrEqual(2);
+    expect(f.lesions.length).toBeLessThanOrEqual(5);
     for (const l of f.lesions) {
       expect(l.bboxLPS[3]).toBeGreaterThan(l.bboxLPS[0]);
       expect(l.bboxLPS[5]).toBeGreaterThan(l.bboxLPS[2]);

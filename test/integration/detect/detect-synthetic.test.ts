@@ -25,14 +25,16 @@ describe('shipped model on a synthetic study', () => {
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  /** `lens detect` on the study with the given model folder; the findings and the truth lesion ranked by IoBB. */
+  /** `lens detect` on the study with the given model folder; the findings ranked by IoBB with the truth lesion, and
+   * the highest-scoring finding on it (IoBB >= 0.3; findings come in descending score order). */
   function detect(out: string, model?: string) {
     const args = [path.join(repo, 'bin/lens.js'), 'detect', path.join(dir, 'dicom'), '--out', path.join(dir, out), '--no-report', ...(model ? ['--model', model] : [])];
     execFileSync(process.execPath, args, { cwd: repo, env: { ...process.env, LENS_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
     const findings = JSON.parse(fs.readFileSync(path.join(dir, out, 'findings.json'), 'utf8')) as Findings;
     const truth = study.truth.lesions[0];
     const scored = findings.lesions.map((l) => ({ l, o: iobb(l.bboxLPS, truth.bboxLPS) })).sort((a, b) => b.o - a.o);
-    return { findings, truth, scored };
+    const top = findings.lesions.find((l) => iobb(l.bboxLPS, truth.bboxLPS) >= 0.3);
+    return { findings, truth, scored, top };
   }
 
   it('finds the lesion of a one-lesion study', () => {
@@ -65,10 +67,11 @@ describe('shipped model on a synthetic study', () => {
     const plain = detect('out-plain', shippedModelWith('model-plain', []));
     const tta = detect('out-tta', shippedModelWith('model-tta', ['flipX', 'flipY', 'reverseSlices']));
     expect(tta.scored[0]?.o ?? 0).toBeGreaterThanOrEqual(0.3);
-    expect(tta.scored[0].l.type).toBe('liver_lesion');
-    // A mirror-consistent model agrees with itself: the averaged score stays near the plain one.
-    expect(Math.abs(tta.scored[0].l.score - plain.scored[0].l.score)).toBeLessThan(0.15);
+    expect(tta.top?.type).toBe('liver_lesion');
+    // A mirror-consistent model agrees with itself: the averaged score of the lesion's finding stays near the plain
+    // one. (The finding with the best IoBB can be a faint duplicate of it, so the lesion's top-scoring hit is compared.)
+    expect(Math.abs(tta.top!.score - plain.top!.score)).toBeLessThan(0.15);
     // eslint-disable-next-line no-console
-    console.log(`TTA: best IoBB ${tta.scored[0].o.toFixed(2)} score ${tta.scored[0].l.score.toFixed(3)} (plain ${plain.scored[0].l.score.toFixed(3)}); inference ${tta.findings.timingsMs?.inference} ms vs ${plain.findings.timingsMs?.inference} ms`);
+    console.log(`TTA: best IoBB ${tta.scored[0].o.toFixed(2)}, lesion score ${tta.top!.score.toFixed(3)} (plain ${plain.top!.score.toFixed(3)}); inference ${tta.findings.timingsMs?.inference} ms vs ${plain.findings.timingsMs?.inference} ms`);
   });
 });

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { selectionSchema } from '../../../src/config/schema';
 import { loadSelectedVolume } from '../../../src/dicom/load-folder';
+import { CommitmentReports } from '../../../src/dimse/commitment-reports';
 import { DimseError } from '../../../src/dimse/errors';
 import type { Job } from '../../../src/jobs/types';
 import { storescu } from '../../../src/listener/storescu';
@@ -119,7 +120,10 @@ test('a study received before a kill is analysed after the restart; its SR and S
   expect(job).toMatchObject({ state: 'succeeded', source: 'dimse', payload: { dimseFolder: `dimse/studies/${s.studyUID}` } });
   // The payload names the folder only: no patient data.
   expect(JSON.stringify(job.payload)).not.toMatch(new RegExp(`${s.patient.id}|PHANTOM`));
-  expect((await journeyOf(stack, job.id)).find((e) => e.event === 'fetched')?.details?.slices).toBe(32);
+  const journey = await journeyOf(stack, job.id);
+  expect(journey.find((e) => e.event === 'fetched')?.details?.slices).toBe(32);
+  // storescp does not offer storage commitment (storageCommitment 'auto' by default): recorded, nothing waited for.
+  expect(journey.find((e) => e.event === 'stored')?.details?.confirmation).toEqual({ by: 'none', storageCommitment: { state: 'not offered' } });
   const files = fs.readdirSync(storescpDir).map((f) => path.join(storescpDir, f));
   // storescp names files <modality prefix>.<SOPInstanceUID>.
   expect(files.map((f) => path.basename(f).replace(/^[A-Z0-9]+\./, '')).sort()).toEqual([job.outputs?.srSopInstanceUID, job.outputs?.segSopInstanceUID].sort());
@@ -140,7 +144,7 @@ test('the C-STORE sink confirms by C-FIND on a peer that answers it, recognises 
   const scu = { callingAeTitle: LENS_AE, timeoutMs: 20000 };
 
   const sink = new DimseReportSink({ aeTitle: stack.orthanc.aet, host: '127.0.0.1', port: stack.orthanc.dicomPort, confirm: true }, scu);
-  const locations = await sink.store(report);
+  const { locations } = await sink.store(report);
   expect(locations).toEqual([expect.stringMatching(/^seg series .* confirmed by C-FIND$/), expect.stringMatching(/^sr series .* confirmed by C-FIND$/)]);
   const stored = await seriesByModality(stack, s.studyUID);
   expect(stored.SR?.map((x) => x.uid)).toEqual([objects.find((o) => o.role === 'sr')!.seriesInstanceUID]);
@@ -155,12 +159,41 @@ test('the C-STORE sink confirms by C-FIND on a peer that answers it, recognises 
   });
   expect(await sink.findStored(s.studyUID, { ...uids, srInstance: `${sr.sopInstanceUID}.9` })).toBeUndefined();
 
-  // storescp stores but answers no C-FIND: a confirmation that cannot be had is a failure, not a success.
-  const unconfirmable = new DimseReportSink({ aeTitle: PACS_NO_WEB, host: '127.0.0.1', port: storescpPort, confirm: true }, scu);
+  // storescp stores but offers no storage commitment and answers no C-FIND: with commitment 'auto' the C-FIND
+  // confirmation stands, and one that cannot be had is a failure, not a success; with 'on' the refusal says why.
+  const commitment = { mode: 'auto' as const, timeoutMs: 5000, reports: new CommitmentReports(stack.config.workDir) };
+  const unconfirmable = new DimseReportSink({ aeTitle: PACS_NO_WEB, host: '127.0.0.1', port: storescpPort, confirm: true }, scu, commitment);
   const err = await unconfirmable.store(report).catch((e) => e);
   expect(err).toBeInstanceOf(DimseError);
   expect(err.message).toMatch(/C-FIND .* no answer/);
+  const required = new DimseReportSink({ aeTitle: PACS_NO_WEB, host: '127.0.0.1', port: storescpPort, confirm: true }, scu, { ...commitment, mode: 'on' });
+  await expect(required.store(report)).rejects.toMatchObject({ reason: 'dimse-commitment-not-offered', transient: false });
   // A peer that is not listening: transient, retried by the job.
   const down = new DimseReportSink({ aeTitle: 'NOBODY', host: '127.0.0.1', port: await freePort(), confirm: true }, scu);
   await expect(down.store(report)).rejects.toMatchObject({ reason: 'pacs-unreachable', transient: true });
 }, 60000);
+
+test('the SR and SEG of a received study are sent to Orthanc, which commits them by storage commitment; recorded in the journey', async () => {
+  // Orthanc sends its commitment report on a new association to the AE title it knows for lens-pacs (DicomModalities).
+  const put = await fetch(`${stack.orthanc.url}/modalities/lens`, { method: 'PUT', body: JSON.stringify({ AET: LENS_AE, Host: '127.0.0.1', Port: scpPort }) });
+  expect(put.ok).toBe(true);
+  await service!.kill('SIGTERM');
+  await startService({
+    quietSeconds: 1,
+    destination: { aeTitle: stack.orthanc.aet, port: stack.orthanc.dicomPort, confirm: true, storageCommitment: 'on', commitmentTimeoutMs: 30000 },
+  });
+  const s = await synthStudy(9313, path.join(stack.dir, 'commit'), { size: 64, slices: 20 });
+  await storescu([s.dir], { port: scpPort, calledAet: LENS_AE, callingAet: SENDER });
+  const job = await finishedJob(s.studyUID);
+  expect(job.state).toBe('succeeded');
+  const stored = (await journeyOf(stack, job.id)).find((e) => e.event === 'stored');
+  expect(stored?.details?.confirmation).toEqual({
+    by: 'storage commitment',
+    storageCommitment: { state: 'committed', transactionUID: expect.stringMatching(/^2\.25\.\d+$/), instances: 2, reportedOn: 'new association' },
+  });
+  const series = await seriesByModality(stack, s.studyUID);
+  expect(series.SR?.map((x) => x.uid)).toEqual([job.outputs?.srSeriesUID]);
+  expect(series.SEG?.map((x) => x.uid)).toEqual([job.outputs?.segSeriesUID]);
+  // The report was taken by the job: nothing left in the mailbox.
+  expect(fs.readdirSync(path.join(stack.config.workDir, 'dimse', 'commitments'))).toEqual([]);
+}, 180000);

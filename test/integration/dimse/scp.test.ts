@@ -9,6 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { CommitmentReports } from '../../../src/dimse/commitment-reports';
 import { ReceivedFiles } from '../../../src/dimse/received-files';
 import { DimseScp } from '../../../src/dimse/scp';
 import { ReceivedStudyTracker } from '../../../src/dimse/study-tracker';
@@ -19,6 +20,8 @@ import { synthStudy } from '../service/stack';
 const run = promisify(execFile);
 const AE = 'LENSAI';
 const SENDER = 'SCANNER1';
+/** The results' destination: it may associate to send storage commitment reports, nothing else. */
+const DESTINATION = 'PACSDEST';
 
 let dir: string;
 let store: SqliteJobStore;
@@ -42,6 +45,7 @@ beforeAll(async () => {
   scp = new DimseScp({
     aeTitle: AE, host: '127.0.0.1', port: await freePort(), allowedCallingAeTitles: [SENDER], maxAssociations: 1,
     maxInstanceBytes: 1e9, maxTotalBytes: 1e9, files, tracker, intakeClosed: () => intakeClosed,
+    commitmentFrom: { aeTitle: DESTINATION, reports: new CommitmentReports(path.join(dir, 'work')) },
   });
   await scp.start();
 });
@@ -53,9 +57,9 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function send(paths: string[]): Promise<{ ok: boolean; output: string }> {
+async function send(paths: string[], callingAet = SENDER): Promise<{ ok: boolean; output: string }> {
   try {
-    const r = await run('storescu', ['-v', '-aet', SENDER, '-aec', AE, '-nh', '127.0.0.1', String(scp.port), ...paths]);
+    const r = await run('storescu', ['-v', '-aet', callingAet, '-aec', AE, '-nh', '127.0.0.1', String(scp.port), ...paths]);
     return { ok: true, output: r.stdout + r.stderr };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
@@ -99,4 +103,15 @@ test('an association beyond dimse.maxAssociations is refused while another is op
   holder.destroy();
   await new Promise((r) => setTimeout(r, 100));
   expect(await echo()).toBe(true);
+});
+
+test('the destination of results may associate (for its commitment reports) but not store', async () => {
+  expect(await run('echoscu', ['-aet', DESTINATION, '-aec', AE, '127.0.0.1', String(scp.port)]).then(() => true, () => false)).toBe(true);
+  const before = kept();
+  const other = await synthStudy(9314, path.join(dir, 'from-destination'), { size: 32, slices: 1 });
+  const r = await send(other.files, DESTINATION);
+  expect(r.ok).toBe(false);
+  expect(r.output).toMatch(/No Acceptable Presentation Contexts/);
+  expect(kept()).toEqual(before);
+  expect(fs.existsSync(files.studyDir(other.studyUID))).toBe(false);
 });

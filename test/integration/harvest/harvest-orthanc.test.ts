@@ -66,6 +66,8 @@ test('a run killed after its first study resumes: every study once, labels as in
   };
   const { stdout } = await harvest(out, ['--since', day(sorted[0], -1), '--until', day(sorted[sorted.length - 1], 1)]);
   expect(stdout.match(/: already harvested$/gm)?.length).toBe(before.length);
+  // Pixel data read from the PACS (metric lens_harvest_pacs_bytes_total): the 20 slices of 256 x 256 x 16 bits of each study it harvested.
+  expect(stdout).toContain(`; ${(((studies.length - before.length) * 20 * 256 * 256 * 2) / 1e6).toFixed(1)} MB pixel data from the PACS`);
 
   const after = records(out);
   expect(after.map((r) => r.studyInstanceUID).sort()).toEqual(studies.map((s) => s.truth.studyInstanceUID).sort());
@@ -94,6 +96,7 @@ test('a run killed after its first study resumes: every study once, labels as in
   const mtimes = fs.readdirSync(path.join(out, 'studies')).map((f) => fs.statSync(path.join(out, 'studies', f)).mtimeMs);
   const again = await harvest(out);
   expect(again.stdout.match(/: already harvested$/gm)?.length).toBe(studies.length);
+  expect(again.stdout).toContain('; 0.0 MB pixel data from the PACS');
   expect(fs.readdirSync(path.join(out, 'studies')).map((f) => fs.statSync(path.join(out, 'studies', f)).mtimeMs)).toEqual(mtimes);
 
   // Nothing was written into the PACS.

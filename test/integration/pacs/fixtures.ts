@@ -31,15 +31,13 @@ export async function volumeFromPacs(dw: DicomWebClient, studyInstanceUID: strin
   return fetchStage(source).run(await select.run({ studyInstanceUID, force: true }));
 }
 
-export function readParts(dir: string): ArrayBuffer[] {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => f.endsWith('.dcm'))
-    .sort()
-    .map((f) => {
-      const b = fs.readFileSync(path.join(dir, f));
-      return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
-    });
+/** The Part 10 files of `dir` (or just `files`), in name order, as STOW-RS parts. */
+export function readParts(dir: string, files?: string[]): ArrayBuffer[] {
+  const paths = files ?? fs.readdirSync(dir).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(dir, f));
+  return paths.map((f) => {
+    const b = fs.readFileSync(f);
+    return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+  });
 }
 
 export const first = (ds: Record<string, { Value?: unknown[] }>, tag: string) => ds[tag]?.Value?.[0] as string;

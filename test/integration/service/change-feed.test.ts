@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { storescu } from '../../../src/listener/storescu';
-import { api, jobsOf, seriesByModality, ServiceChild, type Stack, synthStudy, useServiceStack, waitFor } from './stack';
+import { api, jobsOf, orthancStudyStable, seriesByModality, ServiceChild, type Stack, synthStudy, useServiceStack, waitFor } from './stack';
 
 let stack: Stack;
 let service: ServiceChild;
@@ -16,13 +16,15 @@ beforeAll(() => {
 });
 
 const send = (dirs: string[]) => storescu(dirs, { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
+// What is analysed does not matter here, only that each study is found once: small studies.
+const SMALL = { size: 64, slices: 24 };
 const succeeded = (uid: string, timeoutMs = 120000) =>
   waitFor(async () => (await jobsOf(stack, uid)).find((j) => j.state === 'succeeded'), timeoutMs, `success of ${uid}`);
 
 let first: string;
 
 test('the change feed alone: a CT is analysed, SR and SEG stored once', async () => {
-  const s = await synthStudy(9101, path.join(stack.dir, 'cf-1'));
+  const s = await synthStudy(9101, path.join(stack.dir, 'cf-1'), SMALL);
   first = s.studyUID;
   await send([s.dir]);
   const job = await succeeded(s.studyUID);
@@ -35,10 +37,10 @@ test('the change feed alone: a CT is analysed, SR and SEG stored once', async ()
 
 test('the cursor is durable: a study sent while the service is down is analysed after the restart, nothing replayed', async () => {
   await service.kill('SIGTERM');
-  const s = await synthStudy(9102, path.join(stack.dir, 'cf-2'));
+  const s = await synthStudy(9102, path.join(stack.dir, 'cf-2'), SMALL);
   await send([s.dir]);
-  // Let Orthanc declare it stable while nobody listens.
-  await new Promise((r) => setTimeout(r, 3000));
+  // Orthanc declares it stable (StableStudy in the feed) while nobody listens.
+  await waitFor(() => orthancStudyStable(stack, s.studyUID), 30000, 'the study to become stable in Orthanc');
   await service.start();
   const job = await succeeded(s.studyUID);
   expect(job.source).toBe('changes');
@@ -48,7 +50,7 @@ test('the cursor is durable: a study sent while the service is down is analysed 
 }, 180000);
 
 test('20 studies arriving together: all analysed, each once; /api/jobs and /metrics show it', async () => {
-  const studies = await Promise.all(Array.from({ length: 20 }, (_, i) => synthStudy(9200 + i, path.join(stack.dir, `burst-${i}`), { size: 128, slices: 32 })));
+  const studies = await Promise.all(Array.from({ length: 20 }, (_, i) => synthStudy(9200 + i, path.join(stack.dir, `burst-${i}`), SMALL)));
   await send(studies.map((s) => s.dir));
   for (const s of studies) await succeeded(s.studyUID, 600000);
   for (const s of studies) {

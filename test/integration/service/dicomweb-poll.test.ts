@@ -36,7 +36,7 @@ beforeAll(() => {
 
 /** Stores a small synthetic CT study into the PACS (Orthanc's REST upload, not a DICOMweb event of any kind). */
 async function store(seed: number, studyDate: string): Promise<string> {
-  const s = await synthStudy(seed, path.join(stack.dir, `poll-${seed}`), { size: 128, slices: 32, studyDate });
+  const s = await synthStudy(seed, path.join(stack.dir, `poll-${seed}`), { size: 64, slices: 24, studyDate });
   await uploadFiles(stack.orthanc, s.files);
   return s.studyUID;
 }

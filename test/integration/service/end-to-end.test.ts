@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Job } from '../../../src/jobs/types';
 import { storescu } from '../../../src/listener/storescu';
 import { uploadFiles } from '../../helpers/orthanc';
-import { api, copyStudy, jobsOf, newUid, REPO, seriesByModality, ServiceChild, SHARED_CT, type Stack, useServiceStack, waitFor } from './stack';
+import { api, copyStudy, jobsOf, newUid, REPO, seriesByModality, ServiceChild, SHARED_CT, type Stack, synthStudy, useServiceStack, waitFor } from './stack';
 
 const SRC = path.join(SHARED_CT, 'lung-dx-a0001/series3_5mm_kernelB');
 const srcFiles = () => fs.readdirSync(SRC).filter((f) => f.endsWith('.dcm')).sort().map((f) => path.join(SRC, f));
@@ -96,8 +96,10 @@ test('non-CT, scout-only and corrupt studies get clear reasons; a later CT is st
   const scout = await sendStudy('scout', { files: files.slice(0, 2), modify: ['(0008,0008)=ORIGINAL\\PRIMARY\\LOCALIZER'] });
   let corruptSop = '';
   // By REST: storescu proposes only uncompressed syntaxes and cannot decompress the damaged slice to send it.
-  const corrupt = await sendStudy('corrupt', { rest: true, damage: (fl) => (corruptSop = corruptPixelData(fl[30])) });
-  const later = await sendStudy('later');
+  // 40 slices: enough for a series (minSlices 20) around the damaged slice 30, fewer REST uploads than 64.
+  const corrupt = await sendStudy('corrupt', { files: files.slice(0, 40), rest: true, damage: (fl) => (corruptSop = corruptPixelData(fl[30])) });
+  // The later CT only has to be analysed: a small synthetic study (made anonymous like the others by sendStudy).
+  const later = await sendStudy('later', { files: (await synthStudy(9501, path.join(stack.dir, 'later-src'), { size: 128, slices: 32 })).files });
   const [mrJob, scoutJob, corruptJob, laterJob] = await Promise.all([mr, scout, corrupt, later].map((u) => finalJob(stack, u, 180000)));
   expect(mrJob).toMatchObject({ state: 'skipped', reason: 'no-ct' });
   expect(mrJob.lastError).toMatch(/MR/);
@@ -120,7 +122,7 @@ test('the dashboard shows the processed study with its lesion pictures (headless
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
     await page.goto(`${stack.serviceUrl}/dashboard/jobs/${analysed.id}`);
     await page.waitForLoadState('networkidle');
-    expect(await page.textContent('h1')).toContain(`Job #${analysed.id}`);
+    expect(await page.textContent('h2')).toContain(`Job #${analysed.id}`);
     expect(await page.textContent('body')).toContain(analysedStudy);
     const figures = await page.$$('figure.lesion img');
     expect(figures.length).toBeGreaterThan(0);
@@ -142,7 +144,7 @@ test('the dashboard shows the processed study with its lesion pictures (headless
     fs.mkdirSync(path.join(REPO, 'test-artifacts'), { recursive: true });
     await page.screenshot({ path: path.join(REPO, 'test-artifacts/service-dashboard-job.png'), fullPage: true });
     await page.goto(`${stack.serviceUrl}/dashboard`);
-    expect(await page.$$('tr.job')).not.toHaveLength(0);
+    expect(await page.$$('tr.study')).not.toHaveLength(0);
     await page.screenshot({ path: path.join(REPO, 'test-artifacts/service-dashboard.png'), fullPage: true });
   } finally {
     await browser.close();

@@ -82,7 +82,7 @@ test('two nodes, one leader; SIGKILL of the leader mid-burst: takeover, every st
   const metrics = await api<string>(survivor.stack, '/metrics');
   expect(metrics).toContain(`lens_leader{role="events",node="${me.node}"} 1`);
   expect(metrics).toMatch(new RegExp(`lens_node_up\\{node="${leaderName}",host="[^"]*"\\} 0`));
-  const dashboard = await api<string>(survivor.stack, '/dashboard');
+  const dashboard = await api<string>(survivor.stack, '/dashboard/overview');
   expect(dashboard).toContain(`data-node="${leaderName}" data-alive="false"`);
   // Seen by the test runner, not asserted (speed is never a test assertion).
   process.stdout.write(`multi-node: leader takeover ${takeoverMs} ms after SIGKILL (TTL ${LEADER_TTL_S} s)\n`);

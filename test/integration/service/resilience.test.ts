@@ -8,7 +8,8 @@ import path from 'node:path';
 import { SqliteJobStore } from '../../../src/jobs/sqlite-store';
 import type { Job, JourneyEvent } from '../../../src/jobs/types';
 import { journeyOf } from './kill-journey';
-import { api, jobsOf, sendLungCopy, seriesByModality, ServiceChild, type Stack, useServiceStack, waitFor } from './stack';
+import { storescu } from '../../../src/listener/storescu';
+import { api, jobsOf, sendLungCopy, seriesByModality, ServiceChild, type Stack, synthStudy, useServiceStack, waitFor } from './stack';
 
 
 let stack: Stack;
@@ -82,8 +83,12 @@ test('SIGKILL in the middle of a job: after a restart the job completes, one SR,
 }, 400000);
 
 test('Orthanc down while jobs run: the failed attempt is retried once Orthanc is back, nothing dead-lettered', async () => {
+  // A: the real CT, whose analysis takes long enough to be running when Orthanc stops. B, queued behind it
+  // (concurrency 1), only has to be analysed after the outage: a small synthetic study.
   const a = await sendLungCopy(stack, 'outage-a');
-  const b = await sendLungCopy(stack, 'outage-b');
+  const small = await synthStudy(9501, path.join(stack.dir, 'outage-b'), { size: 128, slices: 32 });
+  await storescu([small.dir], { port: stack.orthanc.dicomPort, calledAet: stack.orthanc.aet });
+  const b = small.studyUID;
   const jobA = await waitFor(async () => (await jobsOf(stack, a)).find((j) => j.state === 'running'), 120000, 'the first job to run');
   await waitFor(async () => (await jobsOf(stack, b)).length > 0, 120000, 'the second job to be queued');
   const jobB = (await jobsOf(stack, b))[0];

@@ -166,6 +166,14 @@ export async function jobsOf(s: Stack, studyUID: string): Promise<Job[]> {
   return (await api<{ jobs: Job[] }>(s, `/api/jobs?study=${studyUID}&limit=50`)).jobs.sort((a, b) => a.id - b.id);
 }
 
+/** Whether Orthanc holds the study and has declared it stable (its StableStudy change is written then). */
+export async function orthancStudyStable(s: Stack, studyUID: string): Promise<boolean> {
+  const found = (await (await fetch(`${s.orthanc.url}/tools/lookup`, { method: 'POST', body: studyUID })).json()) as { ID: string; Type: string }[];
+  const id = found.find((f) => f.Type === 'Study')?.ID;
+  if (!id) return false;
+  return ((await (await fetch(`${s.orthanc.url}/studies/${id}`)).json()) as { IsStable?: boolean }).IsStable === true;
+}
+
 /** Series of a study in Orthanc (QIDO-RS), by modality. */
 export async function seriesByModality(s: Stack, studyUID: string): Promise<Record<string, { uid: string; instances: number }[]>> {
   const r = await fetch(`${s.orthanc.dicomwebUrl}/studies/${studyUID}/series?includefield=00201209`);

@@ -3,7 +3,8 @@
  * a few iterations of train.py, its ONNX export and manifest, which the runtime then parses and runs (`lens detect
  * --model` as a child process: onnxruntime-node's tensors do not cross jest's sandboxed typed arrays). Also checks
  * the training record (git commit, data set hashes as models/training/provenance.py documents them) and that the
- * time limit aborts instead of exporting whatever was reached.
+ * time limit aborts instead of exporting whatever was reached, and runs the Python unit tests of the stage-5
+ * training pieces (models/training/tests/test_stage5.py).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -70,6 +71,12 @@ describe('Python training smoke (toy data)', () => {
     expect(findings.model).toEqual(expect.objectContaining({ name: 'lens-ulb', version: '0.0.0-smoke' }));
     expect(findings.seriesInstanceUID).toBe(study.volume.seriesInstanceUID);
     expect(Array.isArray(findings.lesions)).toBe(true);
+  });
+
+  it('passes the Python unit tests of the stage-5 pieces (ignore regions, domain randomisation, ONNX recovery)', () => {
+    const r = spawnSync(PYTHON, ['-m', 'unittest', 'tests/test_stage5.py'], { cwd: training, encoding: 'utf8' });
+    expect(r.stderr).toMatch(/Ran [1-9]\d* tests/);
+    expect(r.status).toBe(0);
   });
 
   it('aborts with an error, exporting nothing, when --max-minutes is exceeded', () => {

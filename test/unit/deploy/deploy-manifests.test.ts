@@ -143,6 +143,19 @@ test('compose: profiles start one lens service each, workers scale (no name, no 
   }
 });
 
+test('Dockerfile: the images build from registries only (images, npm, NuGet for the CUDA provider), no other download', () => {
+  const dockerfile = read('Dockerfile');
+  const runs = dockerfile.split('\n').filter((l) => /^RUN\s/.test(l));
+  expect(runs.length).toBeGreaterThan(0);
+  // apt repositories, install scripts piped to a shell, git clones: none.
+  for (const run of runs) expect({ run, fetches: /\b(curl|wget|apt-get|apt|git|pip)\b|https?:\/\//.test(run) }).toEqual({ run, fetches: false });
+  const stages = dockerfileStages();
+  // onnxruntime-node's install script downloads only what ONNXRUNTIME_NODE_INSTALL asks for: nothing (CPU) or CUDA 12.
+  expect(stages.cpu.env.ONNXRUNTIME_NODE_INSTALL).toBe('skip');
+  const gpuModules = /^COPY --from=(\S+) \/app\/node_modules/m.exec(dockerfile.slice(dockerfile.indexOf(' AS gpu\n')))!;
+  expect(stages[gpuModules[1]].env.ONNXRUNTIME_NODE_INSTALL).toBe('cuda12');
+});
+
 test('Docker health checks run against the real app: /healthz answers without the token', async () => {
   const stages = dockerfileStages();
   for (const stage of ['cpu', 'gpu']) {

@@ -10,6 +10,9 @@ test('defaults: off, loopback, an empty allow-list; an AE title is 1-16 characte
   expect(() => configSchema.parse({ dimse: { aeTitle: 'A\\B' } })).toThrow(/no backslash/);
   expect(() => configSchema.parse({ dimse: { aeTitle: 'SEVENTEEN_CHARS_X' } })).toThrow();
   expect(() => configSchema.parse({ dimse: { destination: { aeTitle: 'PACS' } } })).toThrow(/port/);
+  // Storage commitment where the destination offers it, unless set 'on' (required) or 'off'.
+  expect(configSchema.parse({ dimse: { destination: { aeTitle: 'PACS', port: 104 } } }).dimse.destination).toMatchObject({ storageCommitment: 'auto', commitmentTimeoutMs: 60000 });
+  expect(() => configSchema.parse({ dimse: { destination: { aeTitle: 'PACS', port: 104, storageCommitment: 'yes' } } })).toThrow(/auto.*on.*off|Invalid enum/);
 });
 
 test('the C-STORE SCP is an event source once it allows a sender', () => {

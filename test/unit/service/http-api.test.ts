@@ -76,7 +76,8 @@ test('jobs show their kind and can be filtered by it; an unknown kind is refused
   expect((await list('')).jobs.map((j) => j.kind)).toEqual(expect.arrayContaining(['study-analysis', 'harvest-run']));
   expect((await fetch(`${base}/api/jobs?kind=nightly`, { headers: auth })).status).toBe(400);
   const page = await (await fetch(`${base}/dashboard/jobs/${harvest.job.id}`, { headers: auth })).text();
-  expect(page).toContain('harvest-run');
+  // A harvest run's page is the dashboard's harvest page.
+  expect(page).toContain(`Run #${harvest.job.id}`);
   // A harvest run has no lesions to picture.
   expect((await fetch(`${base}/dashboard/jobs/${harvest.job.id}/lesions/1.png`, { headers: auth })).status).toBe(404);
 });

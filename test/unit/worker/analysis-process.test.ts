@@ -42,7 +42,9 @@ describe('AnalysisProcess', () => {
       pacs: { dicomwebUrl: `http://127.0.0.1:${port}/dicom-web`, timeoutMs: 600000, retries: 0 },
       model: { dir: path.join(REPO, 'models/lens-ulb') },
     });
-    proc = new AnalysisProcess({ config, memoryMb: 512, stallMs: 60000, findSucceeded: async () => undefined });
+    // Pinned to CUDA device 1 (node.gpus): no CUDA here, so the child loads on the CPU and says so.
+    const device = { executionProviders: ['cuda' as const, 'cpu' as const], cudaDeviceId: 1 };
+    proc = new AnalysisProcess({ config, device, memoryMb: 512, stallMs: 60000, findSucceeded: async () => undefined });
   });
   afterAll(async () => {
     await proc?.stop();
@@ -63,6 +65,7 @@ describe('AnalysisProcess', () => {
   test('a child killed by a signal in a stage: the job ends as an observed death naming the signal and the stage; the child is started again', async () => {
     const model = await proc.start();
     expect(model.manifest.name).toBeTruthy();
+    expect(model).toMatchObject({ executionProvider: 'cpu', device: 'cpu' });
     const first = proc.pid!;
     let entered!: () => void;
     const inSelect = new Promise<void>((r) => (entered = r));

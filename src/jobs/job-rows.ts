@@ -22,7 +22,7 @@ export interface JobRow {
 }
 
 export interface NodeRow {
-  node: string; host: string; started_at: number; seen_at: number; concurrency: number; gpus: number; roles: JsonColumn; running_jobs: number;
+  node: string; host: string; started_at: number; seen_at: number; concurrency: number; gpus: number; devices: JsonColumn; roles: JsonColumn; running_jobs: number;
 }
 
 const json = <T>(v: JsonColumn): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
@@ -66,6 +66,6 @@ export function toJob(r: JobRow): Job {
 export function toNodeStatus(r: NodeRow): NodeStatus {
   return {
     node: r.node, host: r.host, startedAt: r.started_at, seenAt: r.seen_at, concurrency: r.concurrency, gpus: r.gpus,
-    roles: json<string[]>(r.roles), runningJobs: r.running_jobs,
+    devices: json<string[]>(r.devices), roles: json<string[]>(r.roles), runningJobs: r.running_jobs,
   };
 }

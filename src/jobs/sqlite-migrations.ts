@@ -140,4 +140,11 @@ ALTER TABLE jobs ADD COLUMN accession_number TEXT;
 CREATE INDEX jobs_accession ON jobs (accession_number);
 `,
   },
+  {
+    version: 7,
+    description: "each node's analysis devices (node.gpus pinning: cuda:N or cpu per worker)",
+    sql: `
+ALTER TABLE nodes ADD COLUMN devices TEXT NOT NULL DEFAULT '[]';
+`,
+  },
 ];

@@ -251,6 +251,8 @@ export interface NodeStatus {
   seenAt: number;
   concurrency: number;
   gpus: number;
+  /** Where each analysis worker's model runs, by worker index ('cuda:0', 'cuda:1', 'cpu'): what loaded, not what was asked. */
+  devices: string[];
   /** Roles this node held at its last refresh (e.g. 'events', 'harvest'). */
   roles: string[];
   runningJobs: number;

@@ -20,6 +20,8 @@ export interface NodeStatusReporterOptions {
   node: string;
   concurrency: number;
   gpus: number;
+  /** The analysis workers' devices (AnalysisPool.devices). */
+  devices: string[];
   everyMs: number;
   /** The roles this node holds now. */
   roles(): string[];
@@ -61,6 +63,7 @@ export class NodeStatusReporter {
         seenAt: Date.now(),
         concurrency: this.o.concurrency,
         gpus: this.o.gpus,
+        devices: this.o.devices,
         roles: this.o.roles(),
         runningJobs: running.filter((j) => j.leaseOwner === this.o.node).length,
       });

@@ -160,6 +160,7 @@ export async function startService(config: LensConfig): Promise<RunningService> 
       node: workers.owner,
       concurrency: config.jobs.concurrency,
       gpus: config.node.gpus,
+      devices: analysis.devices,
       everyMs: config.node.statusSeconds * 1000,
       roles,
     });

@@ -268,12 +268,12 @@ export function jobStoreContract(open: OpenStore): void {
 
   test('node records: one per node, replaced by its refresh', async () => {
     const store = await newStore();
-    const a: NodeStatus = { node: 'h1:10:ab', host: 'h1', startedAt: 5, seenAt: 10, concurrency: 2, gpus: 1, roles: ['events'], runningJobs: 1 };
-    const b: NodeStatus = { node: 'h2:20:cd', host: 'h2', startedAt: 6, seenAt: 11, concurrency: 1, gpus: 0, roles: [], runningJobs: 0 };
+    const a: NodeStatus = { node: 'h1:10:ab', host: 'h1', startedAt: 5, seenAt: 10, concurrency: 2, gpus: 2, devices: ['cuda:0', 'cuda:1'], roles: ['events'], runningJobs: 1 };
+    const b: NodeStatus = { node: 'h2:20:cd', host: 'h2', startedAt: 6, seenAt: 11, concurrency: 1, gpus: 0, devices: ['cpu'], roles: [], runningJobs: 0 };
     await store.recordNode(b);
     await store.recordNode(a);
-    await store.recordNode({ ...a, seenAt: 20, roles: ['events', 'harvest'], runningJobs: 2 });
-    expect(await store.nodes()).toEqual([{ ...a, seenAt: 20, roles: ['events', 'harvest'], runningJobs: 2 }, b]);
+    await store.recordNode({ ...a, seenAt: 20, devices: ['cuda:0', 'cpu'], roles: ['events', 'harvest'], runningJobs: 2 });
+    expect(await store.nodes()).toEqual([{ ...a, seenAt: 20, devices: ['cuda:0', 'cpu'], roles: ['events', 'harvest'], runningJobs: 2 }, b]);
     // A node gone for longer than NODE_RECORD_KEPT_MS is dropped when another refreshes.
     await store.recordNode({ ...a, seenAt: 11 + NODE_RECORD_KEPT_MS + 1 });
     expect((await store.nodes()).map((n) => n.node)).toEqual([a.node]);

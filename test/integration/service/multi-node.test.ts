@@ -44,6 +44,8 @@ test('two nodes, one leader; SIGKILL of the leader mid-burst: takeover, every st
     return v.nodes.filter((n) => n.alive).length === 2 && v.leaders.length === 1 && v;
   }, 30000, 'two live nodes and one leader');
   const leaderName = view.leaders[0].owner;
+  // Where each node's analysis workers run, as loaded (no GPU here: node.gpus 0 keeps every worker on the CPU).
+  for (const n of view.nodes) expect(n.devices).toEqual(Array(n.concurrency).fill('cpu'));
   const flags = await Promise.all(nodes.map((n) => leads(n)));
   expect(flags.filter(Boolean)).toHaveLength(1);
   const leader = nodes[flags.indexOf(true)];

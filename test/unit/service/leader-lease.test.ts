@@ -134,14 +134,14 @@ test('a leader that dies without releasing is replaced once its lease runs out',
 test('node records: roles from the leases, a node that stops writing is shown as gone, and after a day left out', async () => {
   const store = open();
   const everyMs = 1000;
-  const reporter = new NodeStatusReporter({ store, node: 'n1', concurrency: 2, gpus: 1, everyMs, roles: () => ['events'] });
+  const reporter = new NodeStatusReporter({ store, node: 'n1', concurrency: 2, gpus: 1, devices: ['cuda:0', 'cpu'], everyMs, roles: () => ['events'] });
   await reporter.record();
-  await store.recordNode({ node: 'n2', host: 'h2', startedAt: 0, seenAt: Date.now() - (STALE_AFTER_PERIODS + 1) * everyMs, concurrency: 1, gpus: 0, roles: [], runningJobs: 0 });
-  await store.recordNode({ node: 'n3', host: 'h3', startedAt: 0, seenAt: Date.now() - FORGET_AFTER_MS - 1000, concurrency: 1, gpus: 0, roles: [], runningJobs: 0 });
+  await store.recordNode({ node: 'n2', host: 'h2', startedAt: 0, seenAt: Date.now() - (STALE_AFTER_PERIODS + 1) * everyMs, concurrency: 1, gpus: 0, devices: ['cpu'], roles: [], runningJobs: 0 });
+  await store.recordNode({ node: 'n3', host: 'h3', startedAt: 0, seenAt: Date.now() - FORGET_AFTER_MS - 1000, concurrency: 1, gpus: 0, devices: ['cpu'], roles: [], runningJobs: 0 });
   await store.acquireLeadership('events', 'n1', 10000);
   const { nodes, leaders } = await nodeViews(store, everyMs);
   const byName = Object.fromEntries(nodes.map((n) => [n.node, n]));
-  expect(byName.n1).toMatchObject({ alive: true, leading: ['events'], roles: ['events'], concurrency: 2, gpus: 1, runningJobs: 0, host: os.hostname() });
+  expect(byName.n1).toMatchObject({ alive: true, leading: ['events'], roles: ['events'], concurrency: 2, gpus: 1, devices: ['cuda:0', 'cpu'], runningJobs: 0, host: os.hostname() });
   expect(byName.n2).toMatchObject({ alive: false, leading: [] });
   expect(Object.keys(byName).sort()).toEqual(['n1', 'n2']);
   expect(leaders.map((l) => l.owner)).toEqual(['n1']);

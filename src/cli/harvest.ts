@@ -52,7 +52,7 @@ export function register(program: Command): void {
           detector,
           classifier,
           rules: cfg.selection,
-          policy: thresholdPolicy(cfg.harvest),
+          policy: thresholdPolicy(cfg.harvest, classifier),
           completeStudies: completeFile ? readStudyList(completeFile) : undefined,
           window: { since: opts.since, until: opts.until },
           onStudy: (uid, outcome) => process.stdout.write(`${uid}: ${outcome}\n`),

@@ -295,7 +295,8 @@ export const configSchema = z
         maxLesionFractionBelowLow: z.number().min(0).max(1).default(0.02),
         /** Fewer completely annotated candidates than this: the default thresholds below are used. */
         minCandidates: z.number().int().min(1).default(20),
-        defaultHighThreshold: z.number().min(0).max(1).default(0.985),
+        /** Unset: the classifier manifest's own operating point (`scoring.finalScoreThreshold`), which moves with its version. */
+        defaultHighThreshold: z.number().min(0).max(1).optional(),
         defaultLowThreshold: z.number().min(0).max(1).default(0.2),
         /** The model registry (src/models/registry.ts): the promoted detector the service loads instead of model.dir. */
         registryDir: pathString().default('.lens/models'),

@@ -40,7 +40,7 @@ async function harvest(order: HarvestOrder): Promise<RunRecord> {
       detector,
       classifier,
       rules: config.selection,
-      policy: thresholdPolicy(config.harvest),
+      policy: thresholdPolicy(config.harvest, classifier),
       onProgress: (progress) => void send({ type: 'study', progress }),
     });
   } finally {

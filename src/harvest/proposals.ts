@@ -96,13 +96,13 @@ export interface ThresholdPolicy {
 
 export const DEFAULT_THRESHOLD_POLICY: ThresholdPolicy = { minPrecision: 0.95, maxLesionFractionBelowLow: 0.02, minCandidates: 20, defaults: { high: 0.985, low: 0.2 } };
 
-/** The policy of the `harvest` configuration section. */
-export function thresholdPolicy(h: LensConfig['harvest']): ThresholdPolicy {
+/** The policy of the `harvest` configuration section; the default high threshold is the classifier's operating point unless configured. */
+export function thresholdPolicy(h: LensConfig['harvest'], classifier: Pick<ProposalClassifier, 'manifest'>): ThresholdPolicy {
   return {
     minPrecision: h.minPrecision,
     maxLesionFractionBelowLow: h.maxLesionFractionBelowLow,
     minCandidates: h.minCandidates,
-    defaults: { high: h.defaultHighThreshold, low: h.defaultLowThreshold },
+    defaults: { high: h.defaultHighThreshold ?? classifier.manifest.scoring.finalScoreThreshold, low: h.defaultLowThreshold },
   };
 }
 

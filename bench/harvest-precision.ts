@@ -20,7 +20,7 @@ import { ProposalClassifier } from '../src/detect/proposal-classifier';
 import { DicomWebArchive, FolderArchive, type HarvestArchive } from '../src/harvest/archives';
 import { HarvestDataset, type RecordedCandidate } from '../src/harvest/dataset';
 import { runHarvest } from '../src/harvest/harvest-run';
-import { DEFAULT_THRESHOLD_POLICY } from '../src/harvest/proposals';
+import { thresholdPolicy } from '../src/harvest/proposals';
 import { writeSyntheticArchive } from '../src/harvest/synthetic-archive';
 import { DicomWebClient } from '../src/pacs/dicomweb';
 import { OrthancProcess } from '../src/pacs/orthanc-process';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   const dataset = new HarvestDataset(path.join(tmp, 'dataset'));
   t = performance.now();
   try {
-    const run = await runHarvest({ archive, dataset, detector, classifier, rules: cfg.selection, policy: DEFAULT_THRESHOLD_POLICY });
+    const run = await runHarvest({ archive, dataset, detector, classifier, rules: cfg.selection, policy: thresholdPolicy(cfg.harvest, classifier) });
     console.log(`harvest: ${s(t)} (${(((performance.now() - t) / 1000) / studies.length).toFixed(1)} s/study); thresholds ${JSON.stringify(run.thresholds)}`);
     console.log(`counts: ${JSON.stringify(run.counts)}`);
   } finally {

@@ -94,8 +94,6 @@ export interface ThresholdPolicy {
   defaults: { high: number; low: number };
 }
 
-export const DEFAULT_THRESHOLD_POLICY: ThresholdPolicy = { minPrecision: 0.95, maxLesionFractionBelowLow: 0.02, minCandidates: 20, defaults: { high: 0.985, low: 0.2 } };
-
 /** The policy of the `harvest` configuration section; the default high threshold is the classifier's operating point unless configured. */
 export function thresholdPolicy(h: LensConfig['harvest'], classifier: Pick<ProposalClassifier, 'manifest'>): ThresholdPolicy {
   return {
@@ -117,7 +115,7 @@ export interface LabeledSample {
  * scoring at least it reach minPrecision (equal scores enter together); low = the highest score below which at most
  * maxLesionFractionBelowLow of the candidates are lesions, and never above high.
  */
-export function chooseThresholds(samples: LabeledSample[], studies: number, policy: ThresholdPolicy = DEFAULT_THRESHOLD_POLICY): Thresholds {
+export function chooseThresholds(samples: LabeledSample[], studies: number, policy: ThresholdPolicy): Thresholds {
   if (samples.length < policy.minCandidates) return { ...policy.defaults, method: 'defaults' };
   const desc = [...samples].sort((a, b) => b.score - a.score);
   const lesions = samples.filter((s) => s.lesion).length;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { BoxLPS } from '../../../src/detect/findings';
 import { DATASET_FORMAT, HarvestDataset, type HarvestRecord } from '../../../src/harvest/dataset';
 import { thresholdsFromDataset } from '../../../src/harvest/harvest-run';
-import { chooseThresholds, classifyCandidates, matches, DEFAULT_THRESHOLD_POLICY, type Candidate } from '../../../src/harvest/proposals';
+import { chooseThresholds, classifyCandidates, matches, type Candidate } from '../../../src/harvest/proposals';
 
 const box = (x: number, y: number, z: number, s = 10): BoxLPS => [x, y, z, x + s, y + s, z + s];
 const candidate = (id: number, b: BoxLPS, score: number): Candidate => ({
@@ -37,7 +37,7 @@ describe('matching and classifying candidates', () => {
 });
 
 describe('choosing the thresholds on the completely annotated studies', () => {
-  const policy = { ...DEFAULT_THRESHOLD_POLICY, minCandidates: 5, minPrecision: 0.9, maxLesionFractionBelowLow: 0 };
+  const policy = { minCandidates: 5, minPrecision: 0.9, maxLesionFractionBelowLow: 0, defaults: { high: 0.985, low: 0.2 } };
 
   test('high: lowest score reaching the precision; low: highest score with no lesion below it', () => {
     // scores 1.0 .. 0.05: lesions at 1.0, 0.95, 0.9, 0.8 and 0.3; negatives elsewhere.

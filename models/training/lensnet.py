@@ -8,7 +8,7 @@ plus a shared mask [N, 1, H/4, W/4] (per-pixel lesion probability, sigmoid).
 The heads live in a ModuleDict keyed by name so that the multi-dataset LENS model (one head per dataset:
 deeplesion, luna, lits, nihln, plus the universal one) only adds entries; the backbone and neck are shared.
 """
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -67,8 +67,11 @@ class CenterNetHead(nn.Module):
 
 class LensNet(nn.Module):
     def __init__(self, in_slices: int, heads: Dict[str, int], widths: Sequence[int] = (16, 24, 48, 96, 128),
-                 neck: int = 48, with_mask: bool = True):
+                 neck: int = 48, with_mask: bool = True, head_classes: Optional[Dict[str, List[str]]] = None):
         super().__init__()
+        # The lesion type of each heatmap channel, per head (the manifest's `classes`); a head without an entry
+        # has the universal channel order (spec.LESION_TYPES).
+        self.head_classes = dict(head_classes or {})
         w = list(widths)
         self.in_slices = in_slices
         self.stem = nn.Sequential(conv_bn(in_slices, w[0], 2), conv_bn(w[0], w[0]))  # stride 2

@@ -25,28 +25,37 @@ FP_RATES = [0.125, 0.25, 0.5, 1, 2, 4, 8]
 
 
 @torch.no_grad()
-def detect(model, st: Study, thr: float = 0.05, batch: int = 8):
+def detect(model, st: Study, thr: float = 0.05, batch: int = 8, head: int = 0):
+    """3D detections [(score, class, box)] of one head (its index in model.head_names), best first."""
+    return detect_heads(model, st, [head], thr, batch)[head]
+
+
+@torch.no_grad()
+def detect_heads(model, st: Study, heads, thr: float = 0.05, batch: int = 8):
+    """detect() for several heads from one pass of the network: {head index: detections}."""
     _, H, W = st.vol.shape
     m = spec.SIZE_MULTIPLE
     Hp, Wp = int(math.ceil(H / m) * m), int(math.ceil(W / m) * m)
     zs = np.arange(0, st.z_extent + 1e-6, spec.SLICE_STRIDE_MM)
-    per_slice = []
+    per_slice = {h: [] for h in heads}
     for b in range(0, len(zs), batch):
         x = torch.from_numpy(np.stack([stack_at(st, z, 0, 0, Hp, Wp, model.in_slices) for z in zs[b:b + batch]]))
-        hm, size, off = model(x)[:3]
-        mx = F.max_pool2d(hm, 3, 1, 1)
-        peaks = (hm == mx) & (hm >= thr)
-        for n in range(x.shape[0]):
-            dets = []
-            for c, cy, cx in peaks[n].nonzero().tolist():
-                s = float(hm[n, c, cy, cx])
-                px = (cx + float(off[n, 0, cy, cx])) * spec.STRIDE
-                py = (cy + float(off[n, 1, cy, cx])) * spec.STRIDE
-                w, h = float(size[n, 0, cy, cx]), float(size[n, 1, cy, cx])
-                dets.append((s, c, px - w / 2, py - h / 2, px + w / 2, py + h / 2))
-            dets.sort(reverse=True)
-            per_slice.append((float(zs[b + n]), dets[:20]))
-    return link(per_slice)
+        out = model(x)
+        for head in heads:
+            hm, size, off = out[3 * head:3 * head + 3]
+            mx = F.max_pool2d(hm, 3, 1, 1)
+            peaks = (hm == mx) & (hm >= thr)
+            for n in range(x.shape[0]):
+                dets = []
+                for c, cy, cx in peaks[n].nonzero().tolist():
+                    s = float(hm[n, c, cy, cx])
+                    px = (cx + float(off[n, 0, cy, cx])) * spec.STRIDE
+                    py = (cy + float(off[n, 1, cy, cx])) * spec.STRIDE
+                    w, h = float(size[n, 0, cy, cx]), float(size[n, 1, cy, cx])
+                    dets.append((s, c, px - w / 2, py - h / 2, px + w / 2, py + h / 2))
+                dets.sort(reverse=True)
+                per_slice[head].append((float(zs[b + n]), dets[:20]))
+    return {h: link(p) for h, p in per_slice.items()}
 
 
 def iou2d(a, b):

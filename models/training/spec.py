@@ -15,3 +15,4 @@ STRIDE = 4
 INPUT_NAME = 'input'
 HEADS = {'universal': len(LESION_TYPES)}
 SCORE_THRESHOLD = 0.5  # about 4 false positives per phantom volume on the validation set
+FUSION_IOU = 0.55  # heads' detections on a slice overlapping by this much are one proposal (src/detect/fuse.ts)

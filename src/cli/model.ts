@@ -45,14 +45,16 @@ export function register(program: Command): void {
       for (const [who, f] of Object.entries(outcome.figures))
         process.stdout.write(`  ${who}: ${f.sensitivityAtFp.map((p) => `${p.fpPerVolume}:${p.sensitivity.toFixed(3)}`).join(' ')} average ${f.averageSensitivity.toFixed(4)}\n`);
       if (!outcome.promoted) process.exitCode = 1;
+      else process.stdout.write(`${reloadNote(cfg)}\n`);
     });
 
   model
     .command('rollback')
     .description('return to the previously promoted model (or the base model, config model.dir)')
     .action(async () => {
-      const { from, to } = await userErrors(async () => ModelRegistry.of(config()).rollback());
-      process.stdout.write(`rolled back from ${from} to ${to}\n`);
+      const cfg = config();
+      const { from, to } = await userErrors(async () => ModelRegistry.of(cfg).rollback());
+      process.stdout.write(`rolled back from ${from} to ${to}\n${reloadNote(cfg)}\n`);
     });
 
   model
@@ -69,6 +71,14 @@ export function register(program: Command): void {
         `training set ${opts.out}: ${counts.studies} studies (${counts.written} written, ${counts.unchanged} unchanged, ${counts.notAnalysed} not analysed); ${counts.positives} positives, ${counts.hardNegatives} hard negatives\n`,
       );
     });
+}
+
+/** What happens next in a running service (src/worker/model-reload.ts). */
+function reloadNote(cfg: LensConfig): string {
+  const every = cfg.harvest.registryCheckSeconds;
+  return every > 0
+    ? `running services (lens serve with this registry) switch to it within about ${every} s plus its load; /readyz and /api/nodes name the model they run`
+    : 'harvest.registryCheckSeconds is 0: restart lens serve to load it';
 }
 
 /** The study source a record was harvested from: its folder, or the PACS of the configuration. */

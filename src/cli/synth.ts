@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REGIONS, parseMix, type Region, type SynthOptions } from '../synth/options';
-import { generateStudy } from '../synth/study';
+import { generateStudyPair } from '../synth/follow-up';
+import { generateStudy, type SynthStudy } from '../synth/study';
 import { writeStudyRaw, writeTruth } from '../synth/write-raw';
 import { UserError } from './errors';
 
@@ -42,7 +43,8 @@ export function register(program: Command): void {
     .option('--noise <hu>', 'noise standard deviation in HU (default: drawn 10-20)', num('noise', 0, 200))
     .option('--preview', 'also write preview PNGs (lung and soft-tissue window) of the key slices')
     .option('--insert-into <dicom-dir>', 'insert the lesions into this real CT series instead of a phantom (geometry options do not apply)')
-    .action(async (o: { out: string; seed: number; studies: number; format: string; slices?: number; size: number; thickness?: number; spacing?: number; region?: string; lesions: string; mix?: string; noise?: number; preview?: boolean; insertInto?: string }) => {
+    .option('--follow-up', 'also write a follow-up study of each phantom patient in <study>-fu: same anatomy rigidly shifted in the grid (truth shiftMm), new noise, every lesion grown x0.7-1.5 and moved up to 5 mm, sometimes a new one; truth pairs lesions by lesionId, studies by patientKey/timepoint; the baseline volume and DICOM are unchanged')
+    .action(async (o: { out: string; seed: number; studies: number; format: string; slices?: number; size: number; thickness?: number; spacing?: number; region?: string; lesions: string; mix?: string; noise?: number; preview?: boolean; insertInto?: string; followUp?: boolean }) => {
       if (!(FORMATS as readonly string[]).includes(o.format)) throw new UserError(`--format must be one of ${FORMATS.join(', ')}, got "${o.format}"`);
       if (o.region !== undefined && !(REGIONS as readonly string[]).includes(o.region)) throw new UserError(`--region must be one of ${REGIONS.join(', ')}, got "${o.region}"`);
       const m = /^(\d+)(?:-(\d+))?$/.exec(o.lesions);
@@ -57,6 +59,7 @@ export function register(program: Command): void {
           throw new UserError(`--mix: ${(e as Error).message}`);
         }
       }
+      if (o.insertInto && o.followUp) throw new UserError('--follow-up applies to phantom studies only, not with --insert-into');
       if (o.insertInto) {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         const { runInsert } = require('./synth-insert') as typeof import('./synth-insert');
@@ -65,9 +68,7 @@ export function register(program: Command): void {
       const opts: Partial<SynthOptions> = { size: o.size, slices: o.slices, thickness: o.thickness, pixelSpacing: o.spacing, region: o.region as Region | undefined, lesions, noiseSd: o.noise };
       if (mix) opts.mix = mix;
       mkdirSync(o.out, { recursive: true });
-      for (let s = 0; s < o.studies; s++) {
-        const seed = o.seed * 1000 + s;
-        const study = generateStudy(seed, opts);
+      const write = (study: SynthStudy) => {
         const dir = join(o.out, study.name);
         if (o.format === 'raw' || o.format === 'both') writeStudyRaw(study, dir);
         if (o.format === 'dicom' || o.format === 'both') {
@@ -84,6 +85,16 @@ export function register(program: Command): void {
         }
         const [c, r, k] = study.volume.dims;
         process.stdout.write(`${dir}: ${c}x${r}x${k} ${study.series.thickness} mm, ${study.truth.lesions.length} lesions (${study.truth.lesions.map((l) => l.type).join(', ')})\n`);
+      };
+      for (let s = 0; s < o.studies; s++) {
+        const seed = o.seed * 1000 + s;
+        if (!o.followUp) {
+          write(generateStudy(seed, opts));
+          continue;
+        }
+        const pair = generateStudyPair(seed, opts);
+        write(pair.baseline);
+        write(pair.followUp());
       }
     });
 }

@@ -300,6 +300,8 @@ export const configSchema = z
         defaultLowThreshold: z.number().min(0).max(1).default(0.2),
         /** The model registry (src/models/registry.ts): the promoted detector the service loads instead of model.dir. */
         registryDir: pathString().default('.lens/models'),
+        /** How often `lens serve` reads the registry for a promotion or rollback to load (src/worker/model-reload.ts); 0: never, restart to switch. */
+        registryCheckSeconds: z.number().min(0).default(5),
       })
       .default({}),
   })

@@ -89,7 +89,7 @@ export class Detector {
     options: Partial<DetectOptions> = {},
     readonly classifier?: ProposalClassifier,
   ) {
-    this.options = { topK: 50, fuseIoU: 0.55, link: DEFAULT_LINK, lesion: DEFAULT_LESION_OPTIONS, batchSize: 4, secondStage: true, ...options };
+    this.options = { topK: 50, fuseIoU: manifest.output.fusion?.iouThreshold ?? 0.55, link: DEFAULT_LINK, lesion: DEFAULT_LESION_OPTIONS, batchSize: 4, secondStage: true, ...options };
   }
 
   /** The proposal classifier these options run, if any. */

@@ -48,6 +48,7 @@ export const manifestSchema = z
       heads: z.array(headSchema).min(1),
       mask: z.string().min(1).optional(),
       lesionScoreThreshold: z.number().min(0).max(1).optional(),
+      fusion: z.object({ method: z.literal('weighted-box-fusion'), iouThreshold: z.number().gt(0).max(1) }).strict().optional(),
       testTimeAugmentation: z
         .array(z.enum(TEST_TIME_AUGMENTATIONS))
         .refine((a) => new Set(a).size === a.length, 'lists an augmentation twice')

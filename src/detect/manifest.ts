@@ -50,6 +50,11 @@ export interface CenterNetOutput {
    */
   lesionScoreThreshold?: number;
   /**
+   * How the heads' detections on a slice are merged (fuse.ts): weighted box fusion of detections overlapping by at
+   * least iouThreshold. Absent: 0.55. Recorded by the multi-dataset (LENS) models, whose heads are fused.
+   */
+  fusion?: { method: 'weighted-box-fusion'; iouThreshold: number };
+  /**
    * Extra passes over mirrored / slice-reversed copies of each batch, averaged with the plain pass (each costs one
    * more forward pass). Chosen together with lesionScoreThreshold on a validation seed, since it changes the scores.
    */

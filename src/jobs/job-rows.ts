@@ -23,6 +23,7 @@ export interface JobRow {
 
 export interface NodeRow {
   node: string; host: string; started_at: number; seen_at: number; concurrency: number; gpus: number; devices: JsonColumn; roles: JsonColumn; running_jobs: number;
+  model: string; model_error: string | null;
 }
 
 const json = <T>(v: JsonColumn): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
@@ -67,5 +68,6 @@ export function toNodeStatus(r: NodeRow): NodeStatus {
   return {
     node: r.node, host: r.host, startedAt: r.started_at, seenAt: r.seen_at, concurrency: r.concurrency, gpus: r.gpus,
     devices: json<string[]>(r.devices), roles: json<string[]>(r.roles), runningJobs: r.running_jobs,
+    ...(r.model ? { model: r.model } : {}), ...(r.model_error ? { modelError: r.model_error } : {}),
   };
 }

@@ -88,4 +88,9 @@ CREATE INDEX jobs_accession ON jobs (accession_number);
     description: "each node's analysis devices (node.gpus pinning: cuda:N or cpu per worker)",
     sql: `ALTER TABLE nodes ADD COLUMN devices JSONB NOT NULL DEFAULT '[]';`,
   },
+  {
+    version: 5,
+    description: "each node's loaded model and a failed model switch (src/worker/model-reload.ts)",
+    sql: `ALTER TABLE nodes ADD COLUMN model TEXT NOT NULL DEFAULT ''; ALTER TABLE nodes ADD COLUMN model_error TEXT;`,
+  },
 ];

@@ -443,12 +443,12 @@ export class PostgresJobStore implements JobStore {
 
   async recordNode(s: NodeStatus): Promise<void> {
     await this.query(
-      `INSERT INTO nodes (node, host, started_at, seen_at, concurrency, gpus, devices, roles, running_jobs)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9)
+      `INSERT INTO nodes (node, host, started_at, seen_at, concurrency, gpus, devices, roles, running_jobs, model, model_error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb, $9, $10, $11)
        ON CONFLICT (node) DO UPDATE SET host = EXCLUDED.host, started_at = EXCLUDED.started_at, seen_at = EXCLUDED.seen_at,
          concurrency = EXCLUDED.concurrency, gpus = EXCLUDED.gpus, devices = EXCLUDED.devices, roles = EXCLUDED.roles,
-         running_jobs = EXCLUDED.running_jobs`,
-      [s.node, s.host, s.startedAt, s.seenAt, s.concurrency, s.gpus, JSON.stringify(s.devices), JSON.stringify(s.roles), s.runningJobs],
+         running_jobs = EXCLUDED.running_jobs, model = EXCLUDED.model, model_error = EXCLUDED.model_error`,
+      [s.node, s.host, s.startedAt, s.seenAt, s.concurrency, s.gpus, JSON.stringify(s.devices), JSON.stringify(s.roles), s.runningJobs, s.model ?? '', s.modelError ?? null],
     );
     await this.query(`DELETE FROM nodes WHERE seen_at < $1`, [s.seenAt - NODE_RECORD_KEPT_MS]);
   }

@@ -147,4 +147,12 @@ CREATE INDEX jobs_accession ON jobs (accession_number);
 ALTER TABLE nodes ADD COLUMN devices TEXT NOT NULL DEFAULT '[]';
 `,
   },
+  {
+    version: 8,
+    description: "each node's loaded model and a failed model switch (src/worker/model-reload.ts)",
+    sql: `
+ALTER TABLE nodes ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE nodes ADD COLUMN model_error TEXT;
+`,
+  },
 ];

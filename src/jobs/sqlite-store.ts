@@ -369,12 +369,12 @@ export class SqliteJobStore implements JobStore {
   async recordNode(s: NodeStatus): Promise<void> {
     this.db
       .prepare(
-        `INSERT INTO nodes (node, host, started_at, seen_at, concurrency, gpus, devices, roles, running_jobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO nodes (node, host, started_at, seen_at, concurrency, gpus, devices, roles, running_jobs, model, model_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(node) DO UPDATE SET host = excluded.host, started_at = excluded.started_at, seen_at = excluded.seen_at,
            concurrency = excluded.concurrency, gpus = excluded.gpus, devices = excluded.devices, roles = excluded.roles,
-           running_jobs = excluded.running_jobs`,
+           running_jobs = excluded.running_jobs, model = excluded.model, model_error = excluded.model_error`,
       )
-      .run(s.node, s.host, s.startedAt, s.seenAt, s.concurrency, s.gpus, JSON.stringify(s.devices), JSON.stringify(s.roles), s.runningJobs);
+      .run(s.node, s.host, s.startedAt, s.seenAt, s.concurrency, s.gpus, JSON.stringify(s.devices), JSON.stringify(s.roles), s.runningJobs, s.model ?? '', s.modelError ?? null);
     this.db.prepare(`DELETE FROM nodes WHERE seen_at < ?`).run(s.seenAt - NODE_RECORD_KEPT_MS);
   }
 

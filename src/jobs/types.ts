@@ -253,6 +253,10 @@ export interface NodeStatus {
   gpus: number;
   /** Where each analysis worker's model runs, by worker index ('cuda:0', 'cuda:1', 'cpu'): what loaded, not what was asked. */
   devices: string[];
+  /** The model its analyses run now (name-version; src/worker/model-reload.ts); absent in records of older nodes. */
+  model?: string;
+  /** Why the model registry's current model is not the loaded one (a failed switch); absent when it is. */
+  modelError?: string;
   /** Roles this node held at its last refresh (e.g. 'events', 'harvest'). */
   roles: string[];
   runningJobs: number;

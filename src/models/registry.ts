@@ -73,6 +73,15 @@ export interface ModelRef {
   onnxSha256: string;
 }
 
+/** The model the registry points at: a promoted one (its version known) or the base model (config model.dir). */
+export interface ModelPointer {
+  /** Equal keys: the same model; a different key after a promotion, rollback or another model.dir. */
+  key: string;
+  dir: string;
+  /** The promoted version; absent for the base model, whose version is read when it loads. */
+  version?: string;
+}
+
 export function sha256File(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
@@ -109,6 +118,15 @@ export class ModelRegistry {
   /** The folder of the model the service loads now. */
   currentDir(r: RegistryFile = this.read()): string {
     return r.current ? path.resolve(this.dir, r.current.dir) : this.baseDir;
+  }
+
+  /**
+   * What the service should load, cheaply (the base model's weights are not hashed): a running service compares
+   * `key` with the one it loaded to notice a promotion or rollback (src/worker/model-reload.ts).
+   */
+  pointer(r: RegistryFile = this.read()): ModelPointer {
+    const dir = this.currentDir(r);
+    return r.current ? { key: `${r.current.version} ${r.current.onnxSha256} ${dir}`, dir, version: r.current.version } : { key: `base ${dir}`, dir };
   }
 
   current(r: RegistryFile = this.read()): ModelRef {

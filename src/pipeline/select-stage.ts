@@ -4,7 +4,9 @@
  * modality are rejected from the list alone, without reading their metadata. Skips, each with its reason:
  *   empty-study       the study has no series
  *   own-output        the study holds only our own SR/SEG; or it was analysed as it is (same key, below) and
- *                     holds our own SR/SEG (the re-announcement caused by storing them, or a re-send)
+ *                     holds our own SR/SEG (the re-announcement caused by storing them, or a re-send); or the same
+ *                     CT was analysed by another model whose SR/SEG the study holds (such a re-announcement after a
+ *                     promotion or rollback: the loaded model analyses new and changed studies, a re-run the rest)
  *   no-ct             no series of the configured modality
  *   no-suitable-series CT series exist but none passes the rules (e.g. only a scout), with each series' reasons
  *   already-analysed  the same key succeeded before: same study, series, instances and model version
@@ -18,7 +20,7 @@ import type { Job, StudyInfo } from '../jobs/types';
 import { log } from '../log';
 import type { Dataset, SeriesMetadata, SeriesSummary, StudySource } from '../source/study-source';
 import { SkipStudy } from './errors';
-import { idempotencyKey, instanceSet, reanalysisReason } from './idempotency';
+import { idempotencyKey, instanceSet, parseIdempotencyKey, reanalysisReason } from './idempotency';
 import { splitOwnOutputs } from './own-outputs';
 import type { ReceivedStudy, SelectedSeries, Stage } from './stages';
 
@@ -97,6 +99,12 @@ export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries>
             `already analysed: ${same} (job ${prev.id}); the study also holds lens-pacs's own outputs (${own.map((o) => `${o.series.modality} ${o.series.seriesInstanceUID}`).join(', ')})`,
           );
         if (prev) throw new SkipStudy('already-analysed', `already analysed: ${same} (job ${prev.id})`);
+        const byOther = await analysedByAnotherModel(d, key, own.map((o) => o.series.seriesInstanceUID));
+        if (byOther)
+          throw new SkipStudy(
+            'own-output',
+            `already analysed by ${byOther.modelVersion} (job ${byOther.id}): series ${chosen.seriesInstanceUID}, same ${instances.count} instances, its report in the study; the loaded model ${d.modelVersion} analyses new and changed studies (a re-run analyses this one again)`,
+          );
       }
       const reanalysis = await previousAnalysis(d, studyInstanceUID, key);
       const chosenMetadata = metadata.get(chosen.seriesInstanceUID);
@@ -109,6 +117,17 @@ export function selectStage(d: SelectDeps): Stage<ReceivedStudy, SelectedSeries>
       };
     },
   };
+}
+
+/** A successful analysis of the same CT (key but for the model) by another model, whose SR or SEG the study holds. */
+async function analysedByAnotherModel(d: SelectDeps, key: string, ownSeries: string[]): Promise<Job | undefined> {
+  if (!ownSeries.length) return undefined;
+  const now = parseIdempotencyKey(key)!;
+  return ((await d.succeededForStudy?.(now.study)) ?? []).find((j) => {
+    const k = j.idempotencyKey ? parseIdempotencyKey(j.idempotencyKey) : undefined;
+    const reported = [j.outputs?.srSeriesUID, j.outputs?.segSeriesUID].some((uid) => uid && ownSeries.includes(uid));
+    return k && k.modelVersion !== d.modelVersion && k.series === now.series && k.instances.digest === now.instances.digest && reported;
+  });
 }
 
 /**

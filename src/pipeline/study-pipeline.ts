@@ -47,7 +47,7 @@ export interface StudyPipelineDeps {
   report?: boolean;
 }
 
-export function modelVersionOf(manifest: Detector['manifest']): string {
+export function modelVersionOf(manifest: Pick<Detector['manifest'], 'name' | 'version'>): string {
   return `${manifest.name}-${manifest.version}`;
 }
 

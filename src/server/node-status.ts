@@ -20,8 +20,10 @@ export interface NodeStatusReporterOptions {
   node: string;
   concurrency: number;
   gpus: number;
-  /** The analysis workers' devices (AnalysisPool.devices). */
-  devices: string[];
+  /** The analysis workers' devices (AnalysisPool.devices): fixed, or read at each write (a model switch may change them). */
+  devices: string[] | (() => string[]);
+  /** The model the analyses run now, and a failed switch (model-reload.ts). */
+  model?(): { version: string; error?: string };
   everyMs: number;
   /** The roles this node holds now. */
   roles(): string[];
@@ -56,6 +58,7 @@ export class NodeStatusReporter {
     try {
       // Jobs leased to this node's workers; the store is the one truth about them (a lost lease is not ours).
       const running = await this.o.store.list({ state: 'running', limit: 1000 });
+      const model = this.o.model?.();
       await this.o.store.recordNode({
         node: this.o.node,
         host: os.hostname(),
@@ -63,9 +66,10 @@ export class NodeStatusReporter {
         seenAt: Date.now(),
         concurrency: this.o.concurrency,
         gpus: this.o.gpus,
-        devices: this.o.devices,
+        devices: typeof this.o.devices === 'function' ? this.o.devices() : this.o.devices,
         roles: this.o.roles(),
         runningJobs: running.filter((j) => j.leaseOwner === this.o.node).length,
+        ...(model ? { model: model.version, ...(model.error ? { modelError: model.error } : {}) } : {}),
       });
     } catch (e) {
       log.warn('cannot record the node status', { error: (e as Error).message });

@@ -28,6 +28,8 @@ import { ServiceMetrics } from './metrics';
 import { DicomWebStudySource } from '../source/dicomweb-source';
 import { claimsWhile, PacsAvailability, resumeAfterOutage } from './pacs-availability';
 import { AnalysisPool } from '../worker/analysis-pool';
+import { describeModel, describeReloadError, ModelReloader } from '../worker/model-reload';
+import { ModelRegistry } from '../models/registry';
 import { startDimseIntake } from '../dimse/intake';
 import { receivedFolderOf } from '../dimse/pipeline';
 import { nodeViews, NodeStatusReporter } from './node-status';
@@ -88,14 +90,21 @@ export async function startService(config: LensConfig): Promise<RunningService> 
   try {
     const client = new DicomWebClient(config.pacs);
     // Studies are analysed in child processes (src/worker/): a study that kills one never takes the service down.
+    // The registry's current model; a promotion or rollback later switches the pool to another (model-reload.ts).
+    const registry = ModelRegistry.of(config);
+    const loadedModel = registry.pointer();
     const analysis = await AnalysisPool.start(config.jobs.concurrency, {
       config,
+      modelDir: loadedModel.dir,
       memoryMb: config.jobs.analysisMemoryMb,
       stallMs: config.jobs.analysisStallSeconds * 1000,
       findSucceeded: (k) => store.findSucceeded(k),
       succeededForStudy: (uid) => store.list({ kind: 'study-analysis', state: 'succeeded', studyInstanceUID: uid, limit: 20 }),
     });
     stoppers.unshift(() => analysis.stop());
+    const modelReload = new ModelReloader({
+      registry, pool: analysis, loaded: loadedModel, everyMs: config.harvest.registryCheckSeconds * 1000, onChange: () => void nodeStatus.record(),
+    });
     const detector = analysis.model;
     const metrics = new ServiceMetrics(store);
     const intake = new IntakeGate({
@@ -160,7 +169,11 @@ export async function startService(config: LensConfig): Promise<RunningService> 
       node: workers.owner,
       concurrency: config.jobs.concurrency,
       gpus: config.node.gpus,
-      devices: analysis.devices,
+      devices: () => analysis.devices,
+      model: () => {
+        const s = modelReload.status();
+        return { version: s.version, ...(s.error ? { error: describeReloadError(s.error) } : {}) };
+      },
       everyMs: config.node.statusSeconds * 1000,
       roles,
     });
@@ -219,7 +232,8 @@ export async function startService(config: LensConfig): Promise<RunningService> 
           }
         }
         checks.intake = gate.open ? { ok: true } : { ok: false, detail: `stopped (${gate.reason}): ${gate.detail}` };
-        checks.model = { ok: true, detail: `${detector.manifest.name} ${detector.manifest.version} (${detector.executionProvider}; workers on ${analysis.devices.join(', ')})` };
+        // A failed switch keeps a working model: named here, but the node stays ready (every node shares the registry).
+        checks.model = { ok: true, detail: describeModel(analysis.model, analysis.devices, modelReload.status()) };
         if (dicomwebInUse) checks.pacs = await pacs.check();
         return checks;
       },
@@ -243,6 +257,9 @@ export async function startService(config: LensConfig): Promise<RunningService> 
     workers.start();
     nodeStatus.start();
     stoppers.unshift(() => nodeStatus.stop());
+    // A promotion or rollback in the registry reaches the analysis processes without a restart.
+    modelReload.start();
+    stoppers.unshift(() => modelReload.stop());
     const changeFeed = !!(config.listener.changeFeed.enabled && config.orthanc);
     if (config.listener.changeFeed.enabled && !config.orthanc) log.info('change feed off: no orthanc.url configured');
     if (changeFeed || config.listener.dicomwebPoll.enabled) {

@@ -16,7 +16,7 @@
 import type { BoxLPS, LesionType, TruthLesion } from '../detect/findings';
 import { lpsToVoxel, voxelToLPS, type Vec3, type Volume } from '../dicom/volume';
 import type { Anatomy } from './anatomy';
-import { DEEPLESION_LABEL_RATE, draft, perturbation, probes, type Draft, type LesionMix } from './lesions';
+import { datasetLabels, DEEPLESION_LABEL_RATE, draft, perturbation, probes, type Draft, type LesionMix } from './lesions';
 import { buildTissueMap, meanAt, RealTissue, tissueAt, type TissueMap } from './real-tissue';
 import { Rng } from './rng';
 import { Blob, perturbationMax } from './shapes';
@@ -117,12 +117,7 @@ export function insertLesions(background: Volume, seed: number, options: Partial
 }
 
 function labels(rng: Rng, p: Placed): SynthTruthLesion['labeled'] {
-  return {
-    deeplesion: rng.chance(DEEPLESION_LABEL_RATE),
-    luna: p.type === 'lung_nodule' && p.d.subtype !== 'mass',
-    lits: p.type === 'liver_lesion',
-    nihln: p.type === 'lymph_node',
-  };
+  return datasetLabels(p.type, p.d.subtype, rng.chance(DEEPLESION_LABEL_RATE));
 }
 
 // ---------------------------------------------------------------- placement

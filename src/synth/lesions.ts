@@ -28,7 +28,33 @@ export interface PlacedLesion {
   /** Nominal HU of the lesion (of its solid part for part-solid nodules). */
   hu: number;
   layers: Layer[];
-  labeled: { deeplesion: boolean; luna: boolean; lits: boolean; nihln: boolean };
+  labeled: DatasetLabels;
+  /** What was drawn and the painted shapes, so that a follow-up study can grow and move the same lesion (follow-up.ts). */
+  draft: Draft;
+  blob: Blob;
+  coreBlob?: Blob;
+}
+
+export type DatasetLabels = { deeplesion: boolean; luna: boolean; lits: boolean; nihln: boolean };
+
+/** Which simulated datasets label a lesion: the DeepLesion-like draw is the caller's, the single-type sets label every lesion of their type. */
+export function datasetLabels(type: LesionType, subtype: string, deeplesion: boolean): DatasetLabels {
+  return { deeplesion, luna: type === 'lung_nodule' && subtype !== 'mass', lits: type === 'liver_lesion', nihln: type === 'lymph_node' };
+}
+
+/** Whether enough of a lesion's surface (probe points) lies in tissue its type may touch. */
+export function enoughInside(anatomy: Anatomy, d: Draft, c: [number, number, number], radii: [number, number, number]): boolean {
+  const pr = probes(c, radii);
+  const good = pr.filter((p) => d.allowed.includes(anatomy.tissueAt(p[0], p[1], p[2]))).length;
+  return good >= d.inside * pr.length;
+}
+
+/** The layers that paint lesion `index`: its blob, and the solid core of a part-solid nodule. */
+export function lesionLayers(index: number, d: Draft, blob: Blob, core?: Blob): Layer[] {
+  const within = tissueSet(...d.paintWithin, T.lesion);
+  const layers: Layer[] = [{ name: `lesion-${index}`, shape: blob, tissue: T.lesion, hu: d.hu, within, edge: d.edge, thin: true, lesion: index }];
+  if (core && d.core) layers.push({ name: `lesion-${index}-core`, shape: core, tissue: T.lesion, hu: d.core.hu, within, edge: 1, thin: true, lesion: index });
+  return layers;
 }
 
 export interface Draft {
@@ -204,9 +230,10 @@ export function probes(c: [number, number, number], r: [number, number, number])
 /**
  * Places `count` lesions inside the scanned range [s0, s1] (whole lesions only), drawing types from `mix`.
  * Gives up on a type after many failed tries (organ absent or too small) and tries another. Lesions thinner
- * than minDiameter (about a voxel) are not drawn.
+ * than minDiameter (about a voxel) are not drawn. New lesions keep clear of `existing` ones (a follow-up's new
+ * lesion) and are numbered after them.
  */
-export function placeLesions(rng: Rng, anatomy: Anatomy, sRange: [number, number], count: number, mix: LesionMix, minDiameter = 0): PlacedLesion[] {
+export function placeLesions(rng: Rng, anatomy: Anatomy, sRange: [number, number], count: number, mix: LesionMix, minDiameter = 0, existing: readonly PlacedLesion[] = []): PlacedLesion[] {
   const placed: PlacedLesion[] = [];
   const types = Object.keys(mix) as LesionType[];
   const weights = types.map((t) => Math.max(0, mix[t]));
@@ -233,36 +260,32 @@ export function placeLesions(rng: Rng, anatomy: Anatomy, sRange: [number, number
         if (cand && d.home.includes(anatomy.tissueAt(cand[0], cand[1], cand[2]))) c = cand;
       }
       if (!c) continue;
-      const pr = probes(c, d.radii);
-      const good = pr.filter((p) => d.allowed.includes(anatomy.tissueAt(p[0], p[1], p[2]))).length;
-      if (good < d.inside * pr.length) continue;
+      if (!enoughInside(anatomy, d, c, d.radii)) continue;
       const rMax = Math.max(...d.radii);
-      if (placed.some((p) => Math.hypot(p.center[0] - c![0], p.center[1] - c![1], p.center[2] - c![2]) < rMax + p.diameterMm / 2 + 6)) continue;
-      const index = placed.length;
+      if ([...existing, ...placed].some((p) => tooClose(p, c!, rMax))) continue;
+      const index = existing.length + placed.length;
       const blob = new Blob(c[0], c[1], c[2], d.radii[0], d.radii[1], d.radii[2], rng.uniform(0, Math.PI), rng.uniform(-0.6, 0.6), perturbation(rng, d.pert, d.spicules));
-      const within = tissueSet(...d.paintWithin, T.lesion);
-      const layers: Layer[] = [{ name: `lesion-${index}`, shape: blob, tissue: T.lesion, hu: d.hu, within, edge: d.edge, thin: true, lesion: index }];
-      if (d.core) {
-        const core = new Blob(c[0], c[1], c[2], d.radii[0] * d.core.scale, d.radii[1] * d.core.scale, d.radii[2] * d.core.scale, blob.yaw, blob.tilt, perturbation(rng, 0.1));
-        layers.push({ name: `lesion-${index}-core`, shape: core, tissue: T.lesion, hu: d.core.hu, within, edge: 1, thin: true, lesion: index });
-      }
+      const coreBlob = d.core ? new Blob(c[0], c[1], c[2], d.radii[0] * d.core.scale, d.radii[1] * d.core.scale, d.radii[2] * d.core.scale, blob.yaw, blob.tilt, perturbation(rng, 0.1)) : undefined;
       placed.push({
         type,
         subtype: d.subtype,
         center: c,
         diameterMm: 2 * rMax,
         hu: d.core ? d.core.hu : d.hu,
-        layers,
-        labeled: {
-          deeplesion: rng.chance(DEEPLESION_LABEL_RATE),
-          luna: type === 'lung_nodule' && d.subtype !== 'mass',
-          lits: type === 'liver_lesion',
-          nihln: type === 'lymph_node',
-        },
+        layers: lesionLayers(index, d, blob, coreBlob),
+        labeled: datasetLabels(type, d.subtype, rng.chance(DEEPLESION_LABEL_RATE)),
+        draft: d,
+        blob,
+        coreBlob,
       });
       ok = true;
     }
     if (!ok) dead.add(type);
   }
   return placed;
+}
+
+/** Lesions keep 6 mm of fat between their unperturbed ellipsoids' longest radii. */
+export function tooClose(other: Pick<PlacedLesion, 'center' | 'diameterMm'>, c: [number, number, number], rMax: number): boolean {
+  return Math.hypot(other.center[0] - c[0], other.center[1] - c[1], other.center[2] - c[2]) < rMax + other.diameterMm / 2 + 6;
 }

@@ -3,16 +3,18 @@
  */
 import type { BoxLPS, LesionType, TruthLesion, TruthStudy } from '../detect/findings';
 import type { Volume } from '../dicom/volume';
-import { buildAnatomy, S_BOTTOM, S_TOP } from './anatomy';
-import { placeLesions } from './lesions';
+import { buildAnatomy, S_BOTTOM, S_TOP, type Anatomy } from './anatomy';
+import { placeLesions, type PlacedLesion } from './lesions';
 import { DEFAULT_OPTIONS, REGIONS, type Region, type SynthOptions } from './options';
-import { newTrack, renderVolume } from './rasterize';
+import { newTrack, renderVolume, type Grid } from './rasterize';
 import { Rng } from './rng';
 import { synthUid } from './uids';
 
 export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
 
 export interface SynthTruthLesion extends TruthLesion {
+  /** Only with follow-up studies: the same lesion has the same id in the baseline and its follow-up. */
+  lesionId?: string;
   type: LesionType;
   subtype: string;
   labeled: { deeplesion: boolean; luna: boolean; lits: boolean; nihln: boolean };
@@ -28,6 +30,13 @@ export interface SynthTruthLesion extends TruthLesion {
 
 export interface SynthTruthStudy extends TruthStudy {
   lesions: SynthTruthLesion[];
+  /** Only with follow-up studies (follow-up.ts): one phantom patient's studies share patientKey. */
+  patientKey?: string;
+  /** 0 baseline, 1 follow-up. */
+  timepoint?: number;
+  /** The follow-up's baseline folder name, and the true rigid shift (LPS mm) of the anatomy from it (for evaluating a matcher only). */
+  followUpOf?: string;
+  shiftMm?: [number, number, number];
 }
 
 export interface SynthStudy {
@@ -56,7 +65,53 @@ export function anatomyFor(seed: number) {
   return buildAnatomy(new Rng(seed).fork(1));
 }
 
+/** Everything drawn for a seed before painting: anatomy, scan geometry and lesions (a follow-up re-scans it, follow-up.ts). */
+export interface StudyPlan {
+  seed: number;
+  options: SynthOptions;
+  anatomy: Anatomy;
+  region: Region;
+  thickness: number;
+  /** Scanned range along s [start, end]; s of each slice centre, k = 0 the most inferior. */
+  sRange: [number, number];
+  sOfSlice: number[];
+  zApex: number;
+  /** The image grid in LPS x, y (= phantom x, y when the phantom is not shifted). */
+  grid: Grid;
+  noiseSd: number;
+  instanceOrder: 'ascending' | 'descending';
+  kvp: number;
+  /** Lesions thinner than this (about a voxel) are not drawn. */
+  minLesionDiameter: number;
+  lesions: PlacedLesion[];
+}
+
+/**
+ * One acquisition of a plan. The scanner's frame stays the plan's (same grid, slice positions and origin); the
+ * phantom lies shifted in it: LPS (x, y) = phantom (x, y) + shift, LPS z = zApex - s + shift z.
+ */
+export interface Acquisition {
+  name: string;
+  /** Extra parts of every UID, so that a second acquisition of one seed gets UIDs of its own. */
+  uidParts: string[];
+  shiftMm: [number, number, number];
+  lesions: PlacedLesion[];
+  noiseSeed: number;
+  /** Truth lesionId of each lesion (parallel to lesions) and extra fields of the truth study record. */
+  lesionIds?: string[];
+  truthExtra?: Record<string, unknown>;
+}
+
 export function generateStudy(seed: number, options: Partial<SynthOptions> = {}): SynthStudy {
+  const plan = planStudy(seed, options);
+  return renderStudy(plan, baselineAcquisition(plan));
+}
+
+export function baselineAcquisition(plan: StudyPlan): Acquisition {
+  return { name: `synth-${plan.seed}`, uidParts: [], shiftMm: [0, 0, 0], lesions: plan.lesions, noiseSeed: plan.seed };
+}
+
+export function planStudy(seed: number, options: Partial<SynthOptions> = {}): StudyPlan {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new Error(`seed must be a non-negative integer, got ${seed}`);
   const o: SynthOptions = { ...DEFAULT_OPTIONS, ...options };
   if (!Number.isInteger(o.size) || o.size < 32 || o.size > 1024) throw new Error(`size must be an integer 32-1024, got ${o.size}`);
@@ -84,7 +139,6 @@ export function generateStudy(seed: number, options: Partial<SynthOptions> = {})
   const zApex = round(g.uniform(-250, 100), 0.25);
   // Sorted ascending along z (the normal): k = 0 is the most inferior slice, s decreases with k.
   const sOfSlice = Array.from({ length: slices }, (_, k) => sStart + (slices - 1 - k + 0.5) * thickness);
-  const zOfSlice = sOfSlice.map((s) => r3(zApex - s));
 
   const fovNeeded = Math.max(2 * m.halfWidth + g.uniform(20, 70), m.anterior + m.posterior + 10);
   let ps = o.pixelSpacing ?? fovNeeded / o.size;
@@ -100,19 +154,31 @@ export function generateStudy(seed: number, options: Partial<SynthOptions> = {})
   // ---- lesions ----
   const lo = Math.max(0, Math.min(o.lesions[0], o.lesions[1]));
   const count = g.int(lo, Math.max(lo, o.lesions[1]));
-  const placed = placeLesions(rng.fork(3), anatomy, [sStart, sStart + extent], count, o.mix, 0.8 * Math.max(ps, thickness));
+  const minLesionDiameter = 0.8 * Math.max(ps, thickness);
+  const sRange: [number, number] = [sStart, sStart + extent];
+  const lesions = placeLesions(rng.fork(3), anatomy, sRange, count, o.mix, minLesionDiameter);
+  return { seed, options: o, anatomy, region, thickness, sRange, sOfSlice, zApex, grid: { cols: o.size, rows: o.size, x0, y0, ps }, noiseSd, instanceOrder, kvp, minLesionDiameter, lesions };
+}
 
-  // ---- render ----
-  const cols = o.size, rows = o.size;
+export function renderStudy(plan: StudyPlan, acq: Acquisition): SynthStudy {
+  const { seed, anatomy, thickness, region, sOfSlice, zApex, noiseSd, instanceOrder, kvp } = plan;
+  const { cols, rows, x0, y0, ps } = plan.grid;
+  const [dx, dy, dz] = acq.shiftMm;
+  const slices = sOfSlice.length;
+  const zOfSlice = sOfSlice.map((s) => r3(zApex - s));
+
+  // ---- render: the phantom shifted by the acquisition's shift under the plan's grid ----
   const data = new Int16Array(cols * rows * slices);
-  const tracks = placed.map(() => newTrack());
-  const layers = [...anatomy.layers, ...placed.flatMap((p) => p.layers)];
-  renderVolume(layers, { grid: { cols, rows, x0, y0, ps }, sOfSlice, thickness, noiseSd, noiseSeed: seed }, data, tracks);
+  const tracks = acq.lesions.map(() => newTrack());
+  const layers = [...anatomy.layers, ...acq.lesions.flatMap((p) => p.layers)];
+  const phantomGrid = { cols, rows, x0: x0 - dx, y0: y0 - dy, ps };
+  renderVolume(layers, { grid: phantomGrid, sOfSlice: sOfSlice.map((s) => s + dz), thickness, noiseSd, noiseSeed: acq.noiseSeed }, data, tracks);
 
   // ---- identity and geometry ----
-  const studyInstanceUID = synthUid(seed, 'study');
-  const seriesInstanceUID = synthUid(seed, 'series');
-  const frameOfReferenceUID = synthUid(seed, 'frame-of-reference');
+  const uid = (...parts: (string | number)[]) => synthUid(seed, ...acq.uidParts, ...parts);
+  const studyInstanceUID = uid('study');
+  const seriesInstanceUID = uid('series');
+  const frameOfReferenceUID = uid('frame-of-reference');
   const instanceNumbers = sOfSlice.map((_, k) => (instanceOrder === 'ascending' ? k + 1 : slices - k));
   const volume: Volume = {
     data,
@@ -120,7 +186,7 @@ export function generateStudy(seed: number, options: Partial<SynthOptions> = {})
     spacing: [ps, ps, thickness],
     origin: [x0, y0, zOfSlice[0]],
     direction: { row: [1, 0, 0], column: [0, 1, 0], normal: [0, 0, 1] },
-    slices: zOfSlice.map((z, k) => ({ sopInstanceUID: synthUid(seed, 'sop', instanceNumbers[k]), sopClassUID: CT_IMAGE_STORAGE, frameNumber: 1, position: [x0, y0, z] })),
+    slices: zOfSlice.map((z, k) => ({ sopInstanceUID: uid('sop', instanceNumbers[k]), sopClassUID: CT_IMAGE_STORAGE, frameNumber: 1, position: [x0, y0, z] })),
     studyInstanceUID,
     seriesInstanceUID,
     frameOfReferenceUID,
@@ -128,7 +194,7 @@ export function generateStudy(seed: number, options: Partial<SynthOptions> = {})
 
   // ---- truth ----
   const lesions: SynthTruthLesion[] = [];
-  placed.forEach((p, idx) => {
+  acq.lesions.forEach((p, idx) => {
     const t = tracks[idx];
     if (t.voxels === 0) return; // fully hidden by its surroundings: not a lesion anyone could see
     let keyK = -1, best = -1;
@@ -139,13 +205,14 @@ export function generateStudy(seed: number, options: Partial<SynthOptions> = {})
       r3(x0 + (t.max[0] + 0.5) * ps), r3(y0 + (t.max[1] + 0.5) * ps), r3(zOfSlice[t.max[2]] + thickness / 2),
     ];
     lesions.push({
+      ...(acq.lesionIds ? { lesionId: acq.lesionIds[idx] } : {}),
       type: p.type,
       subtype: p.subtype,
       bboxLPS: bbox,
       labeled: p.labeled,
       keySlice: { sopInstanceUID: volume.slices[keyK].sopInstanceUID, sliceIndex: keyK, instanceNumber: instanceNumbers[keyK] },
       keySliceBoxPx: [sl[1], sl[2], sl[3], sl[4]],
-      centerLPS: [r3(p.center[0]), r3(p.center[1]), r3(zApex - p.center[2])],
+      centerLPS: [r3(p.center[0] + dx), r3(p.center[1] + dy), r3(zApex - p.center[2] + dz)],
       diameterMm: Math.round(p.diameterMm * 10) / 10,
       volumeMm3: Math.round(t.voxels * ps * ps * thickness),
       nominalHU: Math.round(p.hu),
@@ -162,9 +229,9 @@ export function generateStudy(seed: number, options: Partial<SynthOptions> = {})
 
   return {
     seed,
-    name: `synth-${seed}`,
+    name: acq.name,
     volume,
-    truth: { studyInstanceUID, seriesInstanceUIDs: [seriesInstanceUID], lesions, seed, patientID: `PH${seed}` },
+    truth: { studyInstanceUID, seriesInstanceUIDs: [seriesInstanceUID], lesions, seed, patientID: `PH${seed}`, ...acq.truthExtra },
     patient: { name: `PHANTOM^${seed}`, id: `PH${seed}`, birthDate, sex, age: `${pad(year - by, 3)}Y` },
     study: { date, time: `${pad(d.int(7, 19))}${pad(d.int(0, 59))}${pad(d.int(0, 59))}`, description: `CT ${regionText} (synthetic phantom)`, accessionNumber: `SYN${seed}`.slice(0, 16), id: String(seed % 1e8) },
     series: { description: `Phantom ${regionText} ${thickness} mm${anatomy.marks.contrast ? ' C+' : ''}`, number: 2, kvp, kernel: 'STANDARD', thickness, region, contrast: anatomy.marks.contrast, noiseSd: Math.round(noiseSd * 10) / 10 },

@@ -1,5 +1,6 @@
 /**
- * The analysis process: a child of the service (analysis-process.ts) that loads the model once and analyses the
+ * The analysis process: a child of the service (analysis-process.ts) that loads the model it is given once (the
+ * service decides which: a promotion starts new children, model-reload.ts) and analyses the
  * studies the service hands it, one at a time, through the same stages as always (run-job.ts). Whatever a study
  * does to it (exhausts its heap, crashes native code, blocks its event loop) kills this process, which the service
  * observes and names; the service itself stays up. The store and the lease stay with the service: the child asks
@@ -9,7 +10,6 @@
 import path from 'node:path';
 import { classifyError, LensError } from '../errors';
 import { loadDetector } from '../detect/detector';
-import { currentModelDir } from '../models/registry';
 import { LeaseLostError } from '../jobs/errors';
 import type { Job, StudyAnalysisJob } from '../jobs/types';
 import { log } from '../log';
@@ -51,11 +51,10 @@ const ctx: RunContext = {
   checkLease: () => undefined,
 };
 
-async function init(config: Extract<ToChild, { type: 'init' }>['config'], device?: WorkerDevice): Promise<void> {
+async function init({ config, device, modelDir }: Extract<ToChild, { type: 'init' }>): Promise<void> {
   try {
     const client = new DicomWebClient(config.pacs);
-    // The promoted model of the registry (lens model promote), else config model.dir.
-    const detector = await loadDetector(currentModelDir(config), { ...config.model, ...device });
+    const detector = await loadDetector(modelDir, { ...config.model, ...device });
     pipeline = createPacsPipeline({
       config,
       client,
@@ -92,7 +91,7 @@ async function run(job: Extract<ToChild, { type: 'run' }>['job']): Promise<void>
 process.on('message', (m: ToChild) => {
   switch (m.type) {
     case 'init':
-      void init(m.config, m.device);
+      void init(m);
       break;
     case 'run':
       void run(m.job);

@@ -16,11 +16,14 @@ import type { Job, JobCompletion, StudyAnalysisJob } from '../jobs/types';
 import { log } from '../log';
 import type { StudyJobRef } from '../pipeline/run-job';
 import { loaderArgs, siblingModule } from './module-entry';
+import { currentModelDir } from '../models/registry';
 import type { WorkerDevice } from './gpu-devices';
 import { ALIVE_EVERY_MS, type ChildCall, type FromChild, type LoadedModel, type ToChild } from './protocol';
 
 export interface AnalysisProcessOptions {
   config: LensConfig;
+  /** The model folder the child loads; absent: the registry's current model (currentModelDir) when it is forked. */
+  modelDir?: string;
   /** The model's providers and CUDA device for this process (node.gpus: gpu-devices.ts); config.model's when absent. */
   device?: WorkerDevice;
   /** --max-old-space-size of the child, MB. */
@@ -92,6 +95,8 @@ export class AnalysisProcess {
   private stopping = false;
   private watchdog?: NodeJS.Timeout;
   private closed?: Promise<void>;
+  /** Set by retire() while a job runs: called when it has ended. */
+  private retiring?: () => void;
 
   constructor(private readonly o: AnalysisProcessOptions) {}
 
@@ -132,7 +137,7 @@ export class AnalysisProcess {
     this.ready = ready;
     // A failed load is final for this child: the next job forks a new one.
     ready.catch(() => child === this.child && child.kill('SIGKILL'));
-    this.send(child, { type: 'init', config: this.o.config, device: this.o.device });
+    this.send(child, { type: 'init', config: this.o.config, device: this.o.device, modelDir: this.o.modelDir ?? currentModelDir(this.o.config) });
     log.info('analysis process started', { pid: child.pid, memoryMb: this.o.memoryMb });
     return ready;
   }
@@ -151,7 +156,19 @@ export class AnalysisProcess {
       this.current = { job, ctx, resolve, reject };
       this.lastSign = Date.now();
       this.send(child, { type: 'run', job: { id: job.id, studyInstanceUID: job.studyInstanceUID, force: job.force, receivedAt: job.receivedAt, dimseFolder: job.dimseFolder } });
-    }).finally(() => (this.current = undefined));
+    }).finally(() => {
+      this.current = undefined;
+      this.retiring?.();
+    });
+  }
+
+  /**
+   * Ends the child once the job it runs (if any) has ended with its outcome, and does not start it again: a model
+   * switch (analysis-pool.ts) lets a running analysis finish with the model it started with.
+   */
+  retire(): Promise<void> {
+    if (!this.current) return this.stop();
+    return new Promise<void>((resolve) => (this.retiring = () => void this.stop().then(resolve)));
   }
 
   /** Ends the child (the job it runs, if any, is left to its lease). */
@@ -256,7 +273,7 @@ export class AnalysisProcess {
     const { reason, message } = nameDeath(this.end(code, signal));
     log.error('analysis process died', { pid: child.pid, jobId: cur.job.id, studyInstanceUID: cur.job.studyInstanceUID, stage: cur.stage, reason, cause: message });
     cur.resolve({ kind: 'failed', died: true, transient: true, reason, message, ...(cur.stage ? { stage: cur.stage } : {}) });
-    // Warm again for the next job (the model loads while the queue waits).
-    void this.start().catch((e) => this.stopping || log.error('analysis process restart failed', { error: (e as Error).message }));
+    // Warm again for the next job (the model loads while the queue waits), unless it is being retired.
+    if (!this.retiring) void this.start().catch((e) => this.stopping || log.error('analysis process restart failed', { error: (e as Error).message }));
   }
 }

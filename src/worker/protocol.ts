@@ -10,7 +10,8 @@ import type { WorkerDevice } from './gpu-devices';
 
 /** What the service asks of the child. */
 export type ToChild =
-  | { type: 'init'; config: LensConfig; device?: WorkerDevice }
+  /** modelDir: the model folder to load, chosen by the service (the registry's current model when it forked the child). */
+  | { type: 'init'; config: LensConfig; device?: WorkerDevice; modelDir: string }
   | { type: 'run'; job: StudyJobRef }
   | { type: 'reply'; id: number; value?: unknown; error?: { message: string; reason: string; transient: boolean; leaseLost: boolean } };
 

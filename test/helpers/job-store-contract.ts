@@ -274,6 +274,12 @@ export function jobStoreContract(open: OpenStore): void {
     await store.recordNode(a);
     await store.recordNode({ ...a, seenAt: 20, devices: ['cuda:0', 'cpu'], roles: ['events', 'harvest'], runningJobs: 2 });
     expect(await store.nodes()).toEqual([{ ...a, seenAt: 20, devices: ['cuda:0', 'cpu'], roles: ['events', 'harvest'], runningJobs: 2 }, b]);
+    // The loaded model and a failed switch (model-reload.ts): written, replaced, cleared.
+    const switched = { ...a, seenAt: 21, model: 'lens-ulb-0.4.0', modelError: 'the registry\'s current model lens-ulb-0.5.0 is not loaded: bad' };
+    await store.recordNode(switched);
+    expect((await store.nodes())[0]).toEqual(switched);
+    await store.recordNode({ ...a, seenAt: 22, model: 'lens-ulb-0.5.0' });
+    expect((await store.nodes())[0]).toEqual({ ...a, seenAt: 22, model: 'lens-ulb-0.5.0' });
     // A node gone for longer than NODE_RECORD_KEPT_MS is dropped when another refreshes.
     await store.recordNode({ ...a, seenAt: 11 + NODE_RECORD_KEPT_MS + 1 });
     expect((await store.nodes()).map((n) => n.node)).toEqual([a.node]);

@@ -60,10 +60,10 @@ function nodeTable(nodes: NodeView[] | undefined): string {
   const rows = nodes
     .map(
       (n) => `<tr class="node" data-node="${esc(n.node)}" data-alive="${n.alive}"><td class="uid">${esc(n.node)}</td><td>${n.alive ? 'up' : '<b>gone</b>'}</td>
-<td>${esc(n.leading.join(', '))}</td><td class="num">${n.runningJobs} / ${n.concurrency}</td><td class="num">${n.gpus}</td><td class="devices">${esc(n.devices.join(', '))}</td><td>${esc(time(n.seenAt))}</td></tr>`,
+<td>${esc(n.leading.join(', '))}</td><td class="num">${n.runningJobs} / ${n.concurrency}</td><td class="num">${n.gpus}</td><td class="devices">${esc(n.devices.join(', '))}</td><td class="model">${esc(n.model ?? '')}${n.modelError ? ` <b title="${esc(n.modelError)}">switch failed</b>` : ''}</td><td>${esc(time(n.seenAt))}</td></tr>`,
     )
     .join('\n');
-  return `<h2>Nodes</h2><table class="nodes"><thead><tr><th>node</th><th>health</th><th>leads</th><th class="num">running / slots</th><th class="num">GPUs</th><th>analysis on</th><th>last seen</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<h2>Nodes</h2><table class="nodes"><thead><tr><th>node</th><th>health</th><th>leads</th><th class="num">running / slots</th><th class="num">GPUs</th><th>analysis on</th><th>model</th><th>last seen</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 // Refreshes the numbers of the state cards; nothing else on the page is fetched again.

@@ -56,6 +56,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     model: { dir: path.join(REPO, 'models/lens-ulb'), ...c.model },
     jobs: { backoffSeconds: 1, maxBackoffSeconds: 8, leaseSeconds: 30, maxAttempts: 6, concurrency: 1, ...c.jobs },
     server: { port, ...c.server },
+    ...(c.harvest ? { harvest: c.harvest } : {}),
   };
   const config = configSchema.parse(raw);
   const configFile = path.join(dir, 'lens.json');

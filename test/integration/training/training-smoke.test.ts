@@ -15,6 +15,7 @@ import type { Findings } from '../../../src/detect/findings';
 import { readManifest } from '../../../src/detect/load-manifest';
 import { generateStudy } from '../../../src/synth/study';
 import { writeStudyDicom } from '../../../src/synth/write-dicom';
+import { writeStudyRaw } from '../../../src/synth/write-raw';
 
 const repo = path.resolve(__dirname, '../../..');
 const PYTHON = '/usr/bin/python3'; // Debian's, with torch (scripts/setup.sh); the python3 on PATH may lack it
@@ -73,8 +74,40 @@ describe('Python training smoke (toy data)', () => {
     expect(Array.isArray(findings.lesions)).toBe(true);
   });
 
-  it('passes the Python unit tests of the stage-5 pieces (ignore regions, domain randomisation, ONNX recovery)', () => {
-    const r = spawnSync(PYTHON, ['-m', 'unittest', 'tests/test_stage5.py'], { cwd: training, encoding: 'utf8' });
+  it('trains a LENS model (one head per dataset) that the runtime reads and fuses', () => {
+    // Two tiny phantom sets: deeplesion-like (key-slice labels of some lesions) and luna-like (lung nodules in 3D).
+    for (const [name, seed] of [['dl', 63001], ['luna', 63002], ['lval', 63003]] as const) {
+      const study = generateStudy(seed, { size: 64, slices: 24, lesions: [3, 3] });
+      writeStudyRaw(study, path.join(dir, name, `s-${seed}`));
+    }
+    const out = path.join(dir, 'lens');
+    python([
+      path.join(training, 'train_lens.py'), '--set', `deeplesion=${path.join(dir, 'dl')}`, '--set', `luna=${path.join(dir, 'luna')}`,
+      '--val', path.join(dir, 'lval'), '--iters', '2', '--val-every', '2', '--batch', '2', '--crop', '64', '--widths', '8,8,8,8,8', '--neck', '8',
+      '--out', out, '--runs', path.join(dir, 'lens-runs'), '--cache', path.join(dir, 'cache'), '--version', '0.0.0-lens',
+    ]);
+    const { manifest } = readManifest(out);
+    expect(manifest.output.heads.map((h) => [h.name, h.classes])).toEqual([
+      ['deeplesion', ['lung_nodule', 'liver_lesion', 'kidney_cyst', 'lymph_node', 'bone_lesion', 'soft_tissue']],
+      ['luna', ['lung_nodule']],
+    ]);
+    const t = manifest.training as Record<string, any>;
+    expect(t.datasets.deeplesion.studies).toBe(1);
+    expect(t.datasets.luna.studies).toBe(1);
+    const study = generateStudy(63004, { size: 64, slices: 24, lesions: [2, 2] });
+    writeStudyDicom(study, path.join(dir, 'lens-dicom'));
+    const found = path.join(dir, 'lens-detect');
+    const args = [path.join(repo, 'bin/lens.js'), 'detect', path.join(dir, 'lens-dicom'), '--model', out, '--out', found, '--no-report', '--threads', '1', '--threshold', '0.0001'];
+    execFileSync(process.execPath, args, { cwd: repo, env: { ...process.env, LENS_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const findings = JSON.parse(fs.readFileSync(path.join(found, 'findings.json'), 'utf8')) as Findings;
+    expect(findings.model).toEqual(expect.objectContaining({ version: '0.0.0-lens' }));
+    // The untrained heads fire everywhere at this threshold: both heads' proposals reach the fused findings.
+    const heads = new Set(findings.lesions.flatMap((l) => Object.keys(l.heads ?? {})));
+    expect([...heads].sort()).toEqual(['deeplesion', 'luna']);
+  });
+
+  it('passes the Python unit tests of the stage-5 and LENS pieces (ignore regions, domain randomisation, ONNX recovery, label scopes, mining)', () => {
+    const r = spawnSync(PYTHON, ['-m', 'unittest', 'tests/test_stage5.py', 'tests/test_lens.py'], { cwd: training, encoding: 'utf8' });
     expect(r.stderr).toMatch(/Ran [1-9]\d* tests/);
     expect(r.status).toBe(0);
   });

@@ -1,4 +1,4 @@
-"""The LENS heterogeneous-label benchmark (issue 10 items 1-2; shared/docs/design.md section 4): which lesions each
+"""The LENS heterogeneous-label benchmark (issue 10 items 1-2; docs/contracts.md#synthetic-benchmark): which lesions each
 simulated dataset labels, how its labels reach its own head, and the training crops.
 
 Datasets (one head each; `lens synth` writes every lesion's `labeled` flags):
@@ -184,19 +184,10 @@ class LensSampler:
         x = stack_at(s.study, z, y0, x0, c, c, self.slices)
         lesions, ignore = self._targets_of(s, z)
         if self.augment:
-            from train import mirror  # train.py's flip of truth boxes
-            fx, fy = r.random() < 0.5, r.random() < 0.3
-            if fx or fy:
-                x = x[:, ::-1 if fy else 1, ::-1 if fx else 1]
-                lesions = [mirror(b, x0, y0, c, fx, fy) for b in lesions]
-                ignore = [mirror(b, x0, y0, c, fx, fy) for b in ignore]
+            from train import flip_crop, hu_jitter  # train.py's augmentations, drawn in the same order
+            x, lesions, ignore = flip_crop(x, lesions, ignore, x0, y0, c, r)
             if r.random() < 0.5:
-                x = x[::-1]
-            if r.random() < 0.5:
-                lo, hi = spec.HU_WINDOW
-                v0 = -lo / (hi - lo)
-                gain, shift = r.uniform(0.95, 1.05), r.uniform(-15, 15) / (hi - lo)
-                x = np.clip((x - v0) * gain + v0 + shift, 0, 1) * (x > 0)
+                x = hu_jitter(x, r)
             x = np.ascontiguousarray(x, dtype=np.float32)
         hm, ign, mask, reg, nreg = make_targets(lesions, z, y0, x0, c, c, ignore)
         return d, x, head_targets(d, hm), ign, mask, reg, nreg

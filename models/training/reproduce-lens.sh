@@ -2,7 +2,7 @@
 # The LENS ablation of docs/model.md ("LENS: heterogeneous partial labels"), from seeds: generates the four simulated
 # datasets, trains the three models, mines the missing annotations, exports the four rows and evaluates each row once on
 # the fully labelled held-out test seed 9003 (50 studies, never used for training, mining or selection).
-#   models/training/reproduce-lens.sh            # everything (about 2.5 h on 2 CPU cores)
+#   models/training/reproduce-lens.sh            # everything (about 3 h on 2 CPU cores)
 #   ITERS=1000 models/training/reproduce-lens.sh # shorter runs (not the recorded ones)
 # Checkpoints are chosen on the validation seed 35 (12 fully labelled studies) only.
 set -euo pipefail
@@ -49,8 +49,11 @@ $PY models/training/mine_lens.py --checkpoint $R/b/best.pt --set deeplesion=$D/d
 $PY models/training/train_lens.py $SETS $COMMON --mined $D/mined --mining transfer,intra-patient,propagation \
   --out $M/4-heads-fused-mined --runs $R/c --version 0.1.0-row4 --name lens-ablation-4
 cp $D/mined/summary.json $M/4-heads-fused-mined/mining-summary.json
+# Row 5 (added after row 4 came out below row 3, to see which strategy hurts): intra-patient matching alone.
+$PY models/training/train_lens.py $SETS $COMMON --mined $D/mined --mining intra-patient \
+  --out $M/5-heads-fused-intra-patient --runs $R/d --version 0.1.0-row5 --name lens-ablation-5
 
-for row in 1-deeplesion-only 2-heads-deeplesion-only 3-heads-fused 4-heads-fused-mined; do
+for row in 1-deeplesion-only 2-heads-deeplesion-only 3-heads-fused 4-heads-fused-mined 5-heads-fused-intra-patient; do
   node -r tsx/cjs scripts/evaluate-model.ts --model $M/$row --studies 50 --seed 9003 \
     --cache models/training/data/eval-cache-9003 > $M/$row/evaluation-9003.txt 2> /dev/null
   echo "$row: $(grep -m1 -i 'average' $M/$row/evaluation-9003.txt)"

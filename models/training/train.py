@@ -39,6 +39,27 @@ def mirror(les: LesionBox, x0: int, y0: int, c: int, fx: bool, fy: bool) -> Lesi
     return replace(les, x0=nx0, x1=nx1, y0=ny0, y1=ny1, key_box=(kx0, ky0, kx1, ky1))
 
 
+def flip_crop(x: np.ndarray, lesions: List[LesionBox], ignore: List[LesionBox], x0: int, y0: int, c: int, r: random.Random):
+    """A random left-right / up-down flip of a crop [C, c, c] at (x0, y0) with its truth boxes mirrored, and a random
+    slab order (three draws from r, always in this order)."""
+    fx, fy = r.random() < 0.5, r.random() < 0.3
+    if fx or fy:
+        x = x[:, ::-1 if fy else 1, ::-1 if fx else 1]
+        lesions = [mirror(les, x0, y0, c, fx, fy) for les in lesions]
+        ignore = [mirror(g, x0, y0, c, fx, fy) for g in ignore]
+    if r.random() < 0.5:
+        x = x[::-1]
+    return x, lesions, ignore
+
+
+def hu_jitter(x: np.ndarray, r: random.Random) -> np.ndarray:
+    """A small HU gain/offset (scanner calibration) on a window-normalised stack; zero padding stays zero."""
+    lo, hi = spec.HU_WINDOW
+    v0 = -lo / (hi - lo)
+    gain, shift = r.uniform(0.95, 1.05), r.uniform(-15, 15) / (hi - lo)
+    return np.clip((x - v0) * gain + v0 + shift, 0, 1) * (x > 0)
+
+
 def correlated_noise(rng: np.random.Generator, shape, sd: float, sigma: float) -> np.ndarray:
     """White noise filtered by a Gaussian kernel of `sigma` pixels, rescaled to standard deviation `sd`: the
     correlated noise of a real reconstruction kernel (the phantom's own noise is nearly white)."""
@@ -132,20 +153,11 @@ class Sampler:
             # Against memorising 50-150 phantoms: flips (the lesion's look matters more than its side), slab order,
             # a small HU gain/offset (scanner calibration). Flips mirror the truth boxes, not the target maps: the
             # stride-4 cell grid is not symmetric under a pixel flip.
-            fx, fy = r.random() < 0.5, r.random() < 0.3
-            if fx or fy:
-                x = x[:, ::-1 if fy else 1, ::-1 if fx else 1]
-                lesions = [mirror(les, x0, y0, c, fx, fy) for les in lesions]
-                ignore_regions = [mirror(g, x0, y0, c, fx, fy) for g in ignore_regions]
-            if r.random() < 0.5:
-                x = x[::-1]
+            x, lesions, ignore_regions = flip_crop(x, lesions, ignore_regions, x0, y0, c, r)
             if self.domain_rand > 0 and r.random() < 0.7:
                 x = domain_randomise(np.ascontiguousarray(x), self.np_rng, self.domain_rand * (0.4 if real else 1.0))
             elif r.random() < 0.5:
-                lo, hi = spec.HU_WINDOW
-                v0 = -lo / (hi - lo)
-                gain, shift = r.uniform(0.95, 1.05), r.uniform(-15, 15) / (hi - lo)
-                x = np.clip((x - v0) * gain + v0 + shift, 0, 1) * (x > 0)
+                x = hu_jitter(x, r)
             x = np.ascontiguousarray(x, dtype=np.float32)
         hm, ignore, mask, reg, nreg = make_targets(lesions, z, y0, x0, c, c, ignore_regions)
         return x, hm, ignore, mask, reg, nreg

@@ -16,6 +16,7 @@ import { storescu } from '../../../src/listener/storescu';
 import { modelRef, ModelRegistry } from '../../../src/models/registry';
 import type { NodeView } from '../../../src/server/node-status';
 import { api, jobsOf, REPO, type Stack, synthStudy, useServiceStack, waitFor } from '../service/stack';
+import { shippedModelCopy } from '../../helpers/model-folders';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-reload-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -29,18 +30,7 @@ const suite = useServiceStack({
 let stack: Stack;
 beforeAll(() => ({ stack } = suite));
 
-/** The shipped model's manifest and ONNX under another version (`onnx`: other bytes instead of the graph). */
-function modelFolder(version: string, onnx?: string): string {
-  const dir = path.join(tmp, version);
-  fs.mkdirSync(dir);
-  const { manifestPath, onnxPath } = readManifest(shipped);
-  const raw = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
-  if (typeof raw.proposalClassifier === 'string') raw.proposalClassifier = path.resolve(shipped, raw.proposalClassifier);
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...raw, version, file: 'model.onnx' }));
-  if (onnx === undefined) fs.copyFileSync(onnxPath, path.join(dir, 'model.onnx'));
-  else fs.writeFileSync(path.join(dir, 'model.onnx'), onnx);
-  return dir;
-}
+const modelFolder = (version: string, onnx?: string): string => shippedModelCopy(path.join(tmp, version), version, onnx);
 
 const modelCheck = async () => ((await (await fetch(`${stack.serviceUrl}/readyz`)).json()) as { checks: { model: { ok: boolean; detail: string } } }).checks.model;
 const loaded = (version: string) => waitFor(async () => (await modelCheck()).detail.startsWith(`lens-ulb ${version} `), 60000, `model ${version} loaded`);

@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../../src/config/load';
-import { readManifest } from '../../../src/detect/load-manifest';
 import { selectSeries } from '../../../src/dicom/select-series';
 import { SqliteJobStore } from '../../../src/jobs/sqlite-store';
 import { currentModelDir, modelRef, ModelRegistry } from '../../../src/models/registry';
@@ -17,8 +16,8 @@ import { selectStage } from '../../../src/pipeline/select-stage';
 import { FolderStudySource } from '../../../src/source/folder-source';
 import { generateStudy } from '../../../src/synth/study';
 import { writeStudyDicom } from '../../../src/synth/write-dicom';
+import { shippedModelCopy } from '../../helpers/model-folders';
 
-const repo = path.resolve(__dirname, '../../..');
 let tmp: string;
 
 beforeAll(() => {
@@ -26,15 +25,8 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** A model folder: the shipped manifest under another version, and ONNX bytes of its own (only hashed here). */
-function modelFolder(name: string, version: string, bytes: string): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir);
-  const { manifest } = readManifest(path.join(repo, 'models/lens-ulb'));
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...manifest, version, file: 'model.onnx' }));
-  fs.writeFileSync(path.join(dir, 'model.onnx'), bytes);
-  return dir;
-}
+/** The shipped manifest under another version, with ONNX bytes of its own (only hashed here). */
+const modelFolder = (name: string, version: string, bytes: string): string => shippedModelCopy(path.join(tmp, name), version, bytes);
 
 test('a promotion analyses re-sent studies with the new model under its own key; after a rollback the restored model skips what it analysed', async () => {
   const base = modelFolder('base', '1.0.0', 'weights of 1.0.0');

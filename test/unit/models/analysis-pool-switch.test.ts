@@ -9,9 +9,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { configSchema } from '../../../src/config/schema';
-import { readManifest } from '../../../src/detect/load-manifest';
 import type { JobRunContext } from '../../../src/jobs/worker';
 import { AnalysisPool } from '../../../src/worker/analysis-pool';
+import { shippedModelCopy } from '../../helpers/model-folders';
 
 const REPO = path.resolve(__dirname, '../../..');
 const shipped = path.join(REPO, 'models/lens-ulb');
@@ -32,17 +32,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function modelFolder(version: string, onnx?: string): string {
-  const dir = path.join(tmp, version);
-  fs.mkdirSync(dir);
-  const { manifestPath, onnxPath } = readManifest(shipped);
-  const raw = JSON.parse(fs.readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
-  if (typeof raw.proposalClassifier === 'string') raw.proposalClassifier = path.resolve(shipped, raw.proposalClassifier);
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...raw, version, file: 'model.onnx' }));
-  if (onnx === undefined) fs.copyFileSync(onnxPath, path.join(dir, 'model.onnx'));
-  else fs.writeFileSync(path.join(dir, 'model.onnx'), onnx);
-  return dir;
-}
+const modelFolder = (version: string, onnx?: string): string => shippedModelCopy(path.join(tmp, version), version, onnx);
 
 const alive = (pid: number) => {
   try {

@@ -19,22 +19,16 @@ import { SkipStudy } from '../../../src/pipeline/errors';
 import { selectStage, type SelectDeps } from '../../../src/pipeline/select-stage';
 import { describeModel, ModelReloader, RETRY_FAILED_MS, type SwitchablePool } from '../../../src/worker/model-reload';
 import type { LoadedModel } from '../../../src/worker/protocol';
+import { shippedModelCopy } from '../../helpers/model-folders';
 
-const repo = path.resolve(__dirname, '../../..');
 let tmp: string;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-model-reload-'));
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function modelFolder(name: string, version: string, bytes: string): string {
-  const dir = path.join(tmp, name);
-  fs.mkdirSync(dir);
-  const { manifest } = readManifest(path.join(repo, 'models/lens-ulb'));
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...manifest, version, file: 'model.onnx' }));
-  fs.writeFileSync(path.join(dir, 'model.onnx'), bytes);
-  return dir;
-}
+/** The shipped manifest under another version, with ONNX bytes of its own (only hashed here). */
+const modelFolder = (name: string, version: string, bytes: string): string => shippedModelCopy(path.join(tmp, name), version, bytes);
 
 /** Loads a folder's manifest, refusing the ones whose ONNX bytes say "corrupt" as onnxruntime would refuse them. */
 class ManifestPool implements SwitchablePool {

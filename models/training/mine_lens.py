@@ -31,7 +31,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import spec  # noqa: E402
-from data import list_studies, load_study, read_raw_volume  # noqa: E402
+from data import list_studies, load_study  # noqa: E402
 from export import build_model  # noqa: E402
 from lens_data import LensStudy, load_sets, read_truth  # noqa: E402
 from sanity import iobb  # noqa: E402
@@ -156,7 +156,11 @@ def main():
                                                           for d in list_studies(e.split('=', 1)[1])])}
     mined: Dict[str, dict] = {ls.folder: {'folder': os.path.abspath(folders[ls.folder]), 'transfer': {'pseudo': [], 'ignore': []},
                                           'intra-patient': {'pseudo': [], 'ignore': []}} for ls in studies}
-    metas = {ls.folder: read_raw_volume(folders[ls.folder])[1] for ls in studies}
+    # The geometry only (volume.json): the voxels were read once already, by load_sets.
+    metas = {}
+    for ls in studies:
+        with open(os.path.join(folders[ls.folder], 'volume.json')) as f:
+            metas[ls.folder] = json.load(f)
     internal: Dict[str, Dict[str, List[Tuple[List[float], int]]]] = {ls.folder: {'transfer': [], 'transfer-ignore': [],
                                                                               'intra-patient': [], 'intra-patient-ignore': []} for ls in studies}
 

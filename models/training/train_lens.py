@@ -199,11 +199,8 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, a.iters) / a.iters)))
     sampler = LensSampler(studies, weights, a.crop, a.pos_fraction, rng, spec.SLICES, augment=True)
-    sets_by_folder: Dict[str, List[str]] = {}
-    for e in a.set:
-        d, f = e.split('=', 1)
-        sets_by_folder[f] = [x for x in list_studies(f)]
-    provenance = {'git': git_record(), 'dataSets': [dataset_record(f, ds, 'train') for f, ds in sets_by_folder.items()] +
+    folders = [e.split('=', 1)[1] for e in a.set]
+    provenance = {'git': git_record(), 'dataSets': [dataset_record(f, list_studies(f), 'train') for f in folders] +
                   [dataset_record(a.val, list_studies(a.val), 'validation')]}
     best, best_m, ck_path = -1.0, None, os.path.join(a.runs, 'best.pt')
     history = []

@@ -18,12 +18,11 @@
  * Output (appended): crops.u8 (crop values x 255, cropLength bytes per candidate), feats.f32 (FEATURE_COUNT per
  * candidate), meta.jsonl (one JSON line per candidate: study, kind, label, why, score, box).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load';
 import { loadDetector, type Detector } from '../src/detect/detector';
 import type { BoxLPS, TruthStudy } from '../src/detect/findings';
-import { candidateInput, cropLength, DEFAULT_CROP_SPEC, FEATURE_COUNT } from '../src/detect/proposal-crops';
+import { ClassifierDataWriter } from '../src/detect/classifier-data-writer';
 import type { Volume } from '../src/dicom/volume';
 import { loadSelectedVolume } from '../src/dicom/load-folder';
 import { iobb } from '../src/eval/froc';
@@ -60,30 +59,6 @@ function parseCommandLine(argv: string[]): Args {
 
 const inside = (b: BoxLPS, p: [number, number, number], grow = 5) => [0, 1, 2].every((d) => p[d] >= b[d] - grow && p[d] <= b[d + 3] + grow);
 
-class Writer {
-  private readonly crops: number;
-  private readonly feats: number;
-  private readonly meta: number;
-  private readonly buf = new Float32Array(cropLength(DEFAULT_CROP_SPEC));
-  private readonly feat = new Float32Array(FEATURE_COUNT);
-  readonly counts = { pos: 0, neg: 0, ignore: 0 };
-
-  constructor(dir: string) {
-    fs.mkdirSync(dir, { recursive: true });
-    this.crops = fs.openSync(path.join(dir, 'crops.u8'), 'a');
-    this.feats = fs.openSync(path.join(dir, 'feats.f32'), 'a');
-    this.meta = fs.openSync(path.join(dir, 'meta.jsonl'), 'a');
-  }
-
-  add(v: Volume, box: BoxLPS, score: number, label: 1 | 0 | -1, meta: Record<string, unknown>): void {
-    candidateInput(v, box, score, DEFAULT_CROP_SPEC, this.buf, this.feat);
-    fs.writeSync(this.crops, Uint8Array.from(this.buf, (x) => Math.round(x * 255)));
-    fs.writeSync(this.feats, new Uint8Array(this.feat.buffer.slice(0)));
-    fs.writeSync(this.meta, JSON.stringify({ ...meta, label, score: Math.round(score * 1e4) / 1e4, box }) + '\n');
-    this.counts[label === 1 ? 'pos' : label === 0 ? 'neg' : 'ignore']++;
-  }
-}
-
 async function candidates(detector: Detector, v: Volume, a: Args) {
   const { findings } = await detector.detect(v);
   return findings.lesions.filter((l) => l.score >= a.minScore).slice(0, a.top);
@@ -92,7 +67,7 @@ async function candidates(detector: Detector, v: Volume, a: Args) {
 async function main(): Promise<void> {
   const a = parseCommandLine(process.argv.slice(2));
   const detector = await loadDetector(a.model, { executionProviders: ['cpu'], threads: 0, batchSize: 4 }, { scoreThreshold: 0 });
-  const w = new Writer(a.out);
+  const w = new ClassifierDataWriter(a.out);
   for (let s = 0; s < a.phantoms; s++) {
     const study = generateStudy(a.phantomSeed * 1000 + s, { size: a.phantomSize });
     const lesions = study.truth.lesions;
@@ -115,11 +90,12 @@ async function main(): Promise<void> {
     }
   }
   await detector.dispose();
+  w.close();
   process.stdout.write(`${a.out}: ${JSON.stringify(w.counts)}\n`);
 }
 
 /** Inserted lesions are exact truth; the rest of a real study is real anatomy under the LENS ignore rule. */
-function labelReal(w: Writer, v: Volume, truth: TruthStudy, cands: { bboxLPS: BoxLPS; score: number }[], a: Args, meta: Record<string, unknown>): void {
+function labelReal(w: ClassifierDataWriter, v: Volume, truth: TruthStudy, cands: { bboxLPS: BoxLPS; score: number }[], a: Args, meta: Record<string, unknown>): void {
   let realRank = 0;
   for (const c of cands) {
     const centre: [number, number, number] = [(c.bboxLPS[0] + c.bboxLPS[3]) / 2, (c.bboxLPS[1] + c.bboxLPS[4]) / 2, (c.bboxLPS[2] + c.bboxLPS[5]) / 2];

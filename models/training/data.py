@@ -161,7 +161,10 @@ def load_study(folder: str, cache_dir: Optional[str] = None) -> Study:
         res = resample_inplane(vol, sx, sy)
         if cache:
             os.makedirs(cache_dir, exist_ok=True)
-            np.save(cache, res)
+            # Written under a name of this process and renamed: two trainings sharing a cache never map a half file.
+            part = f'{cache}.{os.getpid()}.part.npy'
+            np.save(part, res)
+            os.replace(part, cache)
             res = np.load(cache, mmap_mode='r')
     with open(os.path.join(folder, 'truth.json')) as f:
         truth = json.load(f)

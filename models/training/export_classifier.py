@@ -23,6 +23,7 @@ def main():
     ap.add_argument('--out', default='models/lens-fpr')
     ap.add_argument('--record', help='record.json of the training run, copied into the manifest')
     ap.add_argument('--version', default='0.1.0')
+    ap.add_argument('--name', default='lens-fpr', help='model name (a classifier trained on one archive\'s harvest is not lens-fpr)')
     a = ap.parse_args()
     ck = torch.load(a.checkpoint, map_location='cpu')
     model = ProposalNet(ck['width'])
@@ -46,7 +47,7 @@ def main():
     training['checkpoint'] = os.path.relpath(a.checkpoint)
     training['epoch'] = ck['epoch']
     manifest = {
-        'name': 'lens-fpr',
+        'name': a.name,
         'version': a.version,
         'file': 'model.onnx',
         'description': 'Proposal classifier (second stage): lesion probability of a detector candidate from 3D crops at two scales',

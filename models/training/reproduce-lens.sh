@@ -52,8 +52,15 @@ cp $D/mined/summary.json $M/4-heads-fused-mined/mining-summary.json
 # Row 5 (added after row 4 came out below row 3, to see which strategy hurts): intra-patient matching alone.
 $PY models/training/train_lens.py $SETS $COMMON --mined $D/mined --mining intra-patient \
   --out $M/5-heads-fused-intra-patient --runs $R/d --version 0.1.0-row5 --name lens-ablation-5
+# Rows 6 and 7 (session 7): transfer alone, propagation alone (two runs at once, one core each).
+$PY models/training/train_lens.py $SETS $COMMON --mined $D/mined --mining transfer \
+  --out $M/6-heads-fused-transfer --runs $R/e --version 0.1.0-row6 --name lens-ablation-6 &
+$PY models/training/train_lens.py $SETS $COMMON --mined $D/mined --mining propagation \
+  --out $M/7-heads-fused-propagation --runs $R/f --version 0.1.0-row7 --name lens-ablation-7 &
+wait
 
-for row in 1-deeplesion-only 2-heads-deeplesion-only 3-heads-fused 4-heads-fused-mined 5-heads-fused-intra-patient; do
+for row in 1-deeplesion-only 2-heads-deeplesion-only 3-heads-fused 4-heads-fused-mined 5-heads-fused-intra-patient \
+    6-heads-fused-transfer 7-heads-fused-propagation; do
   node -r tsx/cjs scripts/evaluate-model.ts --model $M/$row --studies 50 --seed 9003 \
     --cache models/training/data/eval-cache-9003 > $M/$row/evaluation-9003.txt 2> /dev/null
   echo "$row: $(grep -m1 -i 'average' $M/$row/evaluation-9003.txt)"

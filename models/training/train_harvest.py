@@ -6,7 +6,8 @@
     /usr/bin/python3 models/training/train_harvest.py --data SET_DIR --version 0.4.0-harvest1 --out CANDIDATE_DIR \
         [--partial RAW_DIR --partial-dataset deeplesion] [--init runs/best.pt] [--iters 3000]
     /usr/bin/python3 models/training/train_harvest.py --partial RAW_DIR --version 0.4.0-partial --out BASELINE_DIR
-        (the baseline of the comparison: the partial labels alone)
+    /usr/bin/python3 models/training/train_harvest.py --data SET_DIR --labels-only --version 0.4.0-labels --out BASELINE_DIR
+        (the baseline of the retraining figure: the same volumes with the archive's labels alone)
 
 Data:
   --data      harvest training sets (`lens model training-set`): truth.json `lesions` are the positives (the labels
@@ -55,7 +56,7 @@ def boxes_of(meta: dict, entries: list) -> List[LesionBox]:
     return truth_to_boxes(meta, {'studies': [{'lesions': typed}]})
 
 
-def load_harvest_study(folder: str, cache: str, partial_dataset: str = '') -> HarvestStudy:
+def load_harvest_study(folder: str, cache: str, partial_dataset: str = '', labels_only: bool = False) -> HarvestStudy:
     st = load_study(folder, cache)
     with open(os.path.join(folder, 'truth.json')) as f:
         truth = json.load(f)
@@ -64,6 +65,12 @@ def load_harvest_study(folder: str, cache: str, partial_dataset: str = '') -> Ha
     if partial_dataset:
         labeled = [les for s in truth['studies'] for les in s['lesions'] if (les.get('labeled') or {}).get(partial_dataset)]
         st.lesions = truth_to_boxes(meta, {'studies': [{'lesions': labeled}]})
+    if labels_only:
+        # The baseline of the retraining figure: the archive's labels exactly as the harvest set holds them (same boxes),
+        # without what the harvest added; harvested lesions are background again, as in the archive.
+        labels = [les for s in truth['studies'] for les in s['lesions'] if les.get('harvest') == 'label']
+        st.lesions = truth_to_boxes(meta, {'studies': [{'lesions': labels}]})
+        return HarvestStudy(st, [], [])
     hn = boxes_of(meta, [e for s in truth['studies'] for e in s.get('hardNegatives', [])])
     unc = boxes_of(meta, [e for s in truth['studies'] for e in s.get('uncertain', [])])
     return HarvestStudy(st, hn, unc)
@@ -145,6 +152,9 @@ def main():
     ap.add_argument('--data', default='', help='harvest training set folder(s), comma-separated (lens model training-set)')
     ap.add_argument('--partial', default='', help='raw studies (lens synth --format raw) with partial labels, comma-separated')
     ap.add_argument('--partial-dataset', default='deeplesion', help='the dataset whose labels (truth labeled.<name>) count in --partial')
+    ap.add_argument('--labels-only', action='store_true',
+                    help='--data studies with their readers\' labels alone (no harvested lesion, hard negative or uncertain): '
+                         'the baseline "trained on the partial labels alone", on the same volumes and label boxes')
     ap.add_argument('--version', required=True, help='the candidate\'s version: a new one (jobs are keyed by model version)')
     ap.add_argument('--out', required=True, help='candidate model folder (model.onnx + model.json)')
     ap.add_argument('--runs', default='', help='checkpoint folder (default: <out>-runs)')
@@ -176,14 +186,15 @@ def main():
     for root, dirs, _ in sets:
         if not dirs:
             sys.exit(f'no training studies (volume.i16 + truth.json) in {root}')
-    studies = [load_harvest_study(d, a.cache, ds) for _, dirs, ds in sets for d in dirs]
+    studies = [load_harvest_study(d, a.cache, ds, a.labels_only and not ds) for _, dirs, ds in sets for d in dirs]
     n_pos = sum(len(s.study.lesions) for s in studies)
     n_hn = sum(len(s.hard_negatives) for s in studies)
     if n_pos == 0:
         sys.exit('no positive lesion in the training data')
     print(f'loaded {len(studies)} studies: {n_pos} positives, {n_hn} hard negatives, '
           f'{sum(len(s.uncertain) for s in studies)} uncertain, in {time.time() - t_start:.0f}s', flush=True)
-    data_sets = [dict(dataset_record(root, dirs, 'train'), labels='harvest' if not ds else f'partial: labeled.{ds}') for root, dirs, ds in sets]
+    harvest_labels = 'harvest: readers\' labels only' if a.labels_only else 'harvest'
+    data_sets = [dict(dataset_record(root, dirs, 'train'), labels=harvest_labels if not ds else f'partial: labeled.{ds}') for root, dirs, ds in sets]
 
     arch = {'widths': [16, 24, 48, 96, 128], 'neck': 48, 'slices': spec.SLICES}
     run = {'seed': a.seed, 'iters': a.iters, 'batch': a.batch, 'crop': a.crop, 'lr': a.lr, 'posFraction': a.pos_fraction,
@@ -228,7 +239,8 @@ def main():
     training = {
         'data': 'Lesion Harvester training sets (docs/harvest.md#retraining)',
         'trainingStudies': len(studies), 'positives': n_pos, 'hardNegatives': n_hn,
-        'labels': 'readers\' labels and harvested lesions as positives; hard negatives suppressed; uncertain ignored',
+        'labels': ('readers\' labels alone as positives (baseline)' if a.labels_only else
+                   'readers\' labels and harvested lesions as positives; hard negatives suppressed; uncertain ignored'),
         'loss': f'train.py losses + {a.hn_weight} x hard-negative suppression (-log(1-p) p^2 on hard-negative cells)',
         'command': shlex.join(['/usr/bin/python3'] + sys.argv), **provenance, 'run': run,
         'checkpoint': ck, 'wallTimeMin': round((time.time() - t_start) / 60, 2),

@@ -5,6 +5,7 @@ import type { LensConfig } from '../config/schema';
 import { loadDetector, type Detector } from '../detect/detector';
 import { ModelError, readManifest } from '../detect/load-manifest';
 import { LensError } from '../errors';
+import { currentModelDir } from '../models/registry';
 import { FileReportSink } from '../pipeline/report-sink';
 import { newProgress, runStages, type PipelineResult } from '../pipeline/run-stages';
 import { createStudyPipeline } from '../pipeline/study-pipeline';
@@ -27,7 +28,7 @@ export function register(program: Command): void {
     .description('select the CT series in a DICOM folder, detect lesions, write findings.json (and sr.dcm, seg.dcm)')
     .argument('<dicom-dir>', 'folder with the study\'s DICOM files (searched recursively)')
     .requiredOption('--out <dir>', 'output folder')
-    .option('--model <dir>', 'model folder with model.json (default: config model.dir)')
+    .option('--model <dir>', 'model folder with model.json (default: the registry\'s current model, else config model.dir)')
     .option('--threshold <x>', 'report lesions scoring at least x (default: the manifest\'s lesionScoreThreshold)')
     .option('--threads <n>', 'onnxruntime intra-op threads (0 = one per core)')
     .option('--batch-size <n>', 'positions per inference call')
@@ -83,7 +84,8 @@ function modelConfig(cfg: LensConfig, opts: DetectCliOptions): LensConfig['model
   if (batchSize === 0) throw new UserError('--batch-size must be at least 1');
   return {
     ...cfg.model,
-    dir: opts.model ?? cfg.model.dir,
+    // The model a running service would use: a promoted one when there is one (docs/harvest.md#promotion-and-rollback).
+    dir: opts.model ?? currentModelDir(cfg),
     ...(threshold !== undefined ? { scoreThreshold: threshold } : {}),
     ...(opts.threads !== undefined ? { threads: num(opts.threads, '--threads', true)! } : {}),
     ...(batchSize !== undefined ? { batchSize } : {}),

@@ -9,6 +9,7 @@ import { loadConfig } from '../config/load';
 import type { LensConfig } from '../config/schema';
 import { ModelError } from '../detect/load-manifest';
 import { HarvestDataset, type HarvestRecord } from '../harvest/dataset';
+import { exportClassifierSet } from '../harvest/classifier-set';
 import { exportTrainingSet } from '../harvest/training-set';
 import { FolderArchive } from '../harvest/archives';
 import { promoteCandidate } from '../models/promotion';
@@ -70,6 +71,22 @@ export function register(program: Command): void {
       process.stdout.write(
         `training set ${opts.out}: ${counts.studies} studies (${counts.written} written, ${counts.unchanged} unchanged, ${counts.notAnalysed} not analysed); ${counts.positives} positives, ${counts.hardNegatives} hard negatives\n`,
       );
+    });
+
+  model
+    .command('classifier-set')
+    .description('write a harvest dataset as proposal-classifier training data (readers\' labels, hard negatives; completely annotated studies apart, for calibration) for models/training/train_classifier.py')
+    .requiredOption('--harvest <dir>', 'the harvest dataset (lens harvest --out)')
+    .requiredOption('--out <dir>', 'a new folder: train/, calibration/, classifier-set.json')
+    .action(async (opts: { harvest: string; out: string }) => {
+      const cfg = config();
+      if (!fs.existsSync(path.join(opts.harvest, 'studies'))) throw new UserError(`--harvest ${opts.harvest} is not a harvest dataset (no studies/ folder)`);
+      if (fs.existsSync(opts.out)) throw new UserError(`--out ${opts.out} exists: a classifier set is written into a new folder`);
+      const s = await exportClassifierSet(new HarvestDataset(opts.harvest), opts.out, cfg.selection, sourcesOf(cfg), (uid, outcome) => process.stdout.write(`${uid}: ${outcome}\n`));
+      const c = (p: 'train' | 'calibration') => `${s.studies[p]} studies, ${s.candidates[p].pos} lesion candidates, ${s.candidates[p].neg} others`;
+      process.stdout.write(`classifier set ${opts.out}: train ${c('train')}; calibration (completely annotated) ${c('calibration')}; ${s.notAnalysed} not analysed\n`);
+      if (!s.candidates.train.pos || !s.candidates.calibration.pos)
+        process.stdout.write('warning: a part has no lesion candidate: the classifier cannot be trained and calibrated on this dataset\n');
     });
 }
 

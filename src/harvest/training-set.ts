@@ -17,6 +17,7 @@ import path from 'node:path';
 import type { SelectionRules } from '../config/schema';
 import type { BoxLPS } from '../detect/findings';
 import { selectSeries } from '../dicom/select-series';
+import type { Volume } from '../dicom/volume';
 import { LensError } from '../errors';
 import { selectStage } from '../pipeline/select-stage';
 import { fetchStage } from '../pipeline/study-pipeline';
@@ -116,14 +117,7 @@ export async function exportTrainingSet(
       onStudy?.(record.studyInstanceUID, 'unchanged');
       continue;
     }
-    const source = sourceFor(record);
-    const select = selectStage({ modelVersion: 'training-set', rules, source, selectSeries: (s, r) => selectSeries(s, r), findSucceeded: async () => undefined });
-    const selected = await select.run({ studyInstanceUID: record.studyInstanceUID, force: true });
-    if (selected.series.seriesInstanceUID !== record.sourceSeries.seriesInstanceUID)
-      throw new TrainingSetError(
-        `study ${record.studyInstanceUID}: the series selected now (${selected.series.seriesInstanceUID}) is not the harvested one (${record.sourceSeries.seriesInstanceUID}): the archive changed; harvest the study again`,
-      );
-    const { volume } = await fetchStage(source).run(selected);
+    const volume = await harvestedVolume(record, rules, sourceFor(record));
     fs.rmSync(path.join(dir, 'truth.json'), { force: true });
     writeVolumeRaw(volume, dir);
     writeAtomically(path.join(dir, 'truth.json'), Buffer.from(JSON.stringify(truth, null, 1) + '\n'));
@@ -131,6 +125,22 @@ export async function exportTrainingSet(
     onStudy?.(record.studyInstanceUID, `${truth.studies[0].lesions.length} positives, ${truth.studies[0].hardNegatives.length} hard negatives`);
   }
   return counts;
+}
+
+/**
+ * The series a record was harvested from, read again through its source (the dataset holds no pixels); a series
+ * selected differently now is an error: the archive changed, the study must be harvested again.
+ */
+export async function harvestedVolume(record: HarvestRecord, rules: SelectionRules, source: StudySource): Promise<Volume> {
+  const harvested = record.sourceSeries?.seriesInstanceUID;
+  if (!harvested) throw new TrainingSetError(`record of ${record.studyInstanceUID} has no analysed series`);
+  const select = selectStage({ modelVersion: 'training-set', rules, source, selectSeries: (s, r) => selectSeries(s, r), findSucceeded: async () => undefined });
+  const selected = await select.run({ studyInstanceUID: record.studyInstanceUID, force: true });
+  if (selected.series.seriesInstanceUID !== harvested)
+    throw new TrainingSetError(
+      `study ${record.studyInstanceUID}: the series selected now (${selected.series.seriesInstanceUID}) is not the harvested one (${harvested}): the archive changed; harvest the study again`,
+    );
+  return (await fetchStage(source).run(selected)).volume;
 }
 
 function sameExport(file: string, truth: TrainingTruth): boolean {

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../../src/config/load';
 import { readManifest } from '../../../src/detect/load-manifest';
+import { cropLength, DEFAULT_CROP_SPEC, FEATURE_COUNT } from '../../../src/detect/proposal-crops';
 import { FolderArchive } from '../../../src/harvest/archives';
 import { HarvestDataset, type HarvestRecord } from '../../../src/harvest/dataset';
 import { writeSyntheticArchive } from '../../../src/harvest/synthetic-archive';
@@ -79,6 +80,25 @@ test('the harvest dataset becomes a training set: raw volume, labels and harvest
   expect(fs.statSync(path.join(dir, 'volume.i16')).mtimeMs).toBe(before);
 });
 
+test('the dataset becomes proposal-classifier data: the readers\' labels and known negatives as the runtime crops them, read from the archive', async () => {
+  const out = path.join(tmp, 'classifier-set');
+  const r = await lens(['model', 'classifier-set', '--harvest', path.join(tmp, 'harvest'), '--out', out]);
+  expect(r.code).toBe(0);
+  const known = record.hardNegatives.filter((c) => c.why === 'below-low' || c.why === 'rejected-by-reader');
+  expect(record.matched.length).toBeGreaterThan(0);
+  expect(r.stdout).toContain(`train 1 studies, ${record.matched.length} lesion candidates, ${known.length} others; calibration (completely annotated) 0 studies`);
+  // No completely annotated study: nothing to calibrate on, and the user is told.
+  expect(r.stdout).toContain('warning: a part has no lesion candidate');
+  const meta = fs.readFileSync(path.join(out, 'train', 'meta.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { label: number; candidate: number });
+  expect(meta.map((m) => [m.candidate, m.label])).toEqual([...record.matched.map((c) => [c.id, 1]), ...known.map((c) => [c.id, 0])]);
+  expect(fs.statSync(path.join(out, 'train', 'crops.u8')).size).toBe(meta.length * cropLength(DEFAULT_CROP_SPEC));
+  expect(fs.statSync(path.join(out, 'train', 'feats.f32')).size).toBe(meta.length * FEATURE_COUNT * 4);
+  // Written once: a second export into the same folder would append duplicates.
+  const again = await lens(['model', 'classifier-set', '--harvest', path.join(tmp, 'harvest'), '--out', out]);
+  expect(again.code).not.toBe(0);
+  expect(again.stderr).toContain('exists');
+});
+
 test('train_harvest.py trains with the hard-negative suppression loss and exports a candidate the runtime accepts', () => {
   const log = execFileSync(
     PYTHON,
@@ -98,6 +118,22 @@ test('train_harvest.py trains with the hard-negative suppression loss and export
   expect(t).toEqual(expect.objectContaining({ positives, hardNegatives: record.hardNegatives.length, trainingStudies: 1 }));
   expect(t.dataSets[0]).toEqual(expect.objectContaining({ role: 'train', studies: 1, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }));
   expect(fs.existsSync(t.checkpoint)).toBe(true);
+});
+
+test('train_harvest.py --labels-only trains the baseline on the same volumes with the readers\' labels alone', () => {
+  const log = execFileSync(
+    PYTHON,
+    [path.join(repo, 'models/training/train_harvest.py'), '--data', path.join(tmp, 'set'), '--labels-only', '--version', '0.0.0-labels-smoke',
+      '--out', path.join(tmp, 'labels-only'), '--cache', path.join(tmp, 'cache'), '--iters', '2', '--batch', '2', '--crop', '64', '--log-every', '2'],
+    { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const labels = record.existingLabels.filter((l) => l.bboxLPS).length;
+  expect(labels).toBeGreaterThan(0);
+  // The harvested lesions are background again and nothing is suppressed: the archive as it was before the harvest.
+  expect(log).toContain(`${labels} positives, 0 hard negatives, 0 uncertain`);
+  const t = readManifest(path.join(tmp, 'labels-only')).manifest.training as Record<string, any>;
+  expect(t).toEqual(expect.objectContaining({ positives: labels, hardNegatives: 0 }));
+  expect(t.dataSets[0].labels).toBe('harvest: readers\' labels only');
 });
 
 test('the gate refuses the barely trained candidate with both figures; the service keeps loading the current model', async () => {
@@ -132,6 +168,12 @@ test('an equal candidate is promoted and loaded; a version taken by other weight
   const loaded = currentModelDir(config());
   expect(loaded).toBe(path.join(tmp, 'registry', `lens-ulb-${version}`));
   expect(readManifest(loaded).manifest.version).toBe(version);
+  // `lens detect` without --model runs what the service runs.
+  const val = fs.readdirSync(path.join(tmp, 'validation'))[0];
+  const det = await lens(['detect', path.join(tmp, 'validation', val, 'dicom'), '--out', path.join(tmp, 'detect-promoted'), '--no-report']);
+  expect(det.code).toBe(0);
+  const findings = JSON.parse(fs.readFileSync(path.join(tmp, 'detect-promoted', 'findings.json'), 'utf8')) as { model: { version: string } };
+  expect(findings.model.version).toBe(version);
 
   // Other weights under the promoted version would make jobs keyed by it skip studies: refused before measuring.
   const impostor = path.join(tmp, 'impostor');

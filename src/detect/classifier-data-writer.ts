@@ -1,0 +1,43 @@
+/**
+ * Training data of the proposal classifier (models/training/classifier_data.py reads it): per candidate its crops
+ * and features as the runtime makes them (proposal-crops.ts), and a label. Written by scripts/classifier-candidates.ts
+ * (phantoms and inserted lesions, exact truth) and by `lens model classifier-set` (a harvest's own labels).
+ *
+ * Folder: crops.u8 (crop values x 255, cropLength bytes per candidate), feats.f32 (FEATURE_COUNT per candidate),
+ * meta.jsonl (one JSON line per candidate: its meta, label 1 lesion / 0 not / -1 ignored, score, box). Appended.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Volume } from '../dicom/volume';
+import type { BoxLPS } from './findings';
+import { candidateInput, cropLength, DEFAULT_CROP_SPEC, FEATURE_COUNT } from './proposal-crops';
+
+export type ClassifierLabel = 1 | 0 | -1;
+
+export class ClassifierDataWriter {
+  private readonly crops: number;
+  private readonly feats: number;
+  private readonly meta: number;
+  private readonly buf = new Float32Array(cropLength(DEFAULT_CROP_SPEC));
+  private readonly feat = new Float32Array(FEATURE_COUNT);
+  readonly counts = { pos: 0, neg: 0, ignore: 0 };
+
+  constructor(readonly dir: string) {
+    fs.mkdirSync(dir, { recursive: true });
+    this.crops = fs.openSync(path.join(dir, 'crops.u8'), 'a');
+    this.feats = fs.openSync(path.join(dir, 'feats.f32'), 'a');
+    this.meta = fs.openSync(path.join(dir, 'meta.jsonl'), 'a');
+  }
+
+  add(v: Volume, box: BoxLPS, score: number, label: ClassifierLabel, meta: Record<string, unknown>): void {
+    candidateInput(v, box, score, DEFAULT_CROP_SPEC, this.buf, this.feat);
+    fs.writeSync(this.crops, Uint8Array.from(this.buf, (x) => Math.round(x * 255)));
+    fs.writeSync(this.feats, new Uint8Array(this.feat.buffer.slice(0)));
+    fs.writeSync(this.meta, JSON.stringify({ ...meta, label, score: Math.round(score * 1e4) / 1e4, box }) + '\n');
+    this.counts[label === 1 ? 'pos' : label === 0 ? 'neg' : 'ignore']++;
+  }
+
+  close(): void {
+    for (const fd of [this.crops, this.feats, this.meta]) fs.closeSync(fd);
+  }
+}

@@ -58,8 +58,14 @@ $PY models/training/train_lens.py $SETS $COMMON --mined $D/mined --mining transf
 $PY models/training/train_lens.py $SETS $COMMON --mined $D/mined --mining propagation \
   --out $M/7-heads-fused-propagation --runs $R/f --version 0.1.0-row7 --name lens-ablation-7 &
 wait
+# Row 3c (session 7): row 3's network with each head's scores calibrated (Platt scaling on validation seed 35) before
+# fusion; the manifest names row 3's graph.
+$PY models/training/export.py --checkpoint $R/b/best.pt --summary $R/b/summary.json --head-threshold 0.05 \
+  --out $M/3c-heads-fused-calibrated --version 0.1.0-row3c --name lens-ablation-3c --onnx ../3-heads-fused/model.onnx
+$PY models/training/calibrate_heads.py --checkpoint $R/b/best.pt --val $D/val-35 --cache $D/cache \
+  --manifest $M/3c-heads-fused-calibrated/model.json
 
-for row in 1-deeplesion-only 2-heads-deeplesion-only 3-heads-fused 4-heads-fused-mined 5-heads-fused-intra-patient \
+for row in 1-deeplesion-only 2-heads-deeplesion-only 3-heads-fused 3c-heads-fused-calibrated 4-heads-fused-mined 5-heads-fused-intra-patient \
     6-heads-fused-transfer 7-heads-fused-propagation; do
   node -r tsx/cjs scripts/evaluate-model.ts --model $M/$row --studies 50 --seed 9003 \
     --cache models/training/data/eval-cache-9003 > $M/$row/evaluation-9003.txt 2> /dev/null

@@ -87,13 +87,27 @@ def batch_losses(model, items):
 def fused_detections(model, st, heads: List[str]):
     """The detections [(score, type index, box, head)] of the chosen heads on one volume, duplicates across heads
     merged (3D IoU >= 0.3: the best score kept), as the runtime's proposal fusion does per slice."""
-    dets = [(s, t, b, name) for name, found in head_detections(model, st, heads).items() for s, t, b in found]
+    return fuse_heads(head_detections(model, st, heads))
+
+
+def fuse_heads(by_head, calibration=None):
+    """fused_detections from {head: [(score, type index, box)]}; `calibration` {head: (a, b)} maps a head's scores by
+    Platt scaling first (src/detect/fuse.ts calibratedScore)."""
+    cal = calibration or {}
+    dets = [(platt(cal.get(name), s), t, b, name) for name, found in by_head.items() for s, t, b in found]
     dets.sort(key=lambda d: -d[0])
     kept = []
     for d in dets:
         if all(iou3d(d[2], k[2]) < 0.3 for k in kept):
             kept.append(d)
     return kept
+
+
+def platt(ab, s: float) -> float:
+    if ab is None:
+        return s
+    p = min(max(s, 1e-6), 1 - 1e-6)
+    return 1.0 / (1.0 + math.exp(-(ab[0] * math.log(p / (1 - p)) + ab[1])))
 
 
 def head_detections(model, st, heads: List[str]):

@@ -10,7 +10,7 @@ import { log } from '../log';
 import type { Box2D } from './box2d';
 import { decodeHead } from './decode';
 import type { Findings, Lesion, LesionType } from './findings';
-import { fuseDetections, type HeadDetection } from './fuse';
+import { calibratedScore, fuseDetections, type HeadDetection } from './fuse';
 import { chainsToLesions, DEFAULT_LESION_OPTIONS, type AssembleContext, type LesionMask, type LesionOptions, type MaskCrop, type PositionedDetection } from './lesions';
 import { DEFAULT_LINK, linkDetections, type LinkOptions } from './link3d';
 import { readManifest } from './load-manifest';
@@ -258,7 +258,7 @@ export class Detector {
       for (const d of found) {
         const box = clipToImage(d.box, imgW, imgH);
         if (!box) continue;
-        proposals.push({ head: head.name, type: head.classes[d.channel] as LesionType, box, score: d.score });
+        proposals.push({ head: head.name, type: head.classes[d.channel] as LesionType, box, score: calibratedScore(m.output.fusion?.calibration?.[head.name], d.score) });
       }
     }
     const maskData = m.output.mask ? out[m.output.mask].data.subarray(b * plane, (b + 1) * plane) : undefined;

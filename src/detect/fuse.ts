@@ -5,6 +5,7 @@
  */
 import { iou2d, type Box2D } from './box2d';
 import type { LesionType } from './findings';
+import type { HeadCalibration } from './manifest';
 
 export interface HeadDetection {
   head: string;
@@ -54,4 +55,15 @@ function weightedBox(ms: readonly HeadDetection[]): Box2D {
     wsum += m.score;
   }
   return out.map((v) => v / wsum) as Box2D;
+}
+
+/**
+ * A head's score on the fusion's common scale: the probability that its detection is a lesion, by the Platt scaling
+ * fitted on validation (manifest output.fusion.calibration). Heads of one network are trained on different label
+ * scopes, so their raw scores mean different things; an uncalibrated head keeps its own.
+ */
+export function calibratedScore(c: HeadCalibration | undefined, score: number): number {
+  if (!c) return score;
+  const p = Math.min(Math.max(score, 1e-6), 1 - 1e-6);
+  return 1 / (1 + Math.exp(-(c.a * Math.log(p / (1 - p)) + c.b)));
 }

@@ -48,7 +48,14 @@ export const manifestSchema = z
       heads: z.array(headSchema).min(1),
       mask: z.string().min(1).optional(),
       lesionScoreThreshold: z.number().min(0).max(1).optional(),
-      fusion: z.object({ method: z.literal('weighted-box-fusion'), iouThreshold: z.number().gt(0).max(1) }).strict().optional(),
+      fusion: z
+        .object({
+          method: z.literal('weighted-box-fusion'),
+          iouThreshold: z.number().gt(0).max(1),
+          calibration: z.record(z.object({ a: z.number().positive(), b: z.number() }).strict()).optional(),
+        })
+        .strict()
+        .optional(),
       testTimeAugmentation: z
         .array(z.enum(TEST_TIME_AUGMENTATIONS))
         .refine((a) => new Set(a).size === a.length, 'lists an augmentation twice')
@@ -62,6 +69,8 @@ export const manifestSchema = z
   .superRefine((m, ctx) => {
     const names = m.output.heads.map((h) => h.name);
     if (new Set(names).size !== names.length) ctx.addIssue({ code: 'custom', path: ['output', 'heads'], message: `duplicate head names: ${names.join(', ')}` });
+    for (const h of Object.keys(m.output.fusion?.calibration ?? {}))
+      if (!names.includes(h)) ctx.addIssue({ code: 'custom', path: ['output', 'fusion', 'calibration', h], message: `calibrates no head of this manifest (heads: ${names.join(', ')})` });
     if (m.input.sizeMultiple % m.output.stride !== 0)
       ctx.addIssue({ code: 'custom', path: ['input', 'sizeMultiple'], message: `must be a multiple of output.stride (${m.output.stride})` });
   });

@@ -52,8 +52,10 @@ export interface CenterNetOutput {
   /**
    * How the heads' detections on a slice are merged (fuse.ts): weighted box fusion of detections overlapping by at
    * least iouThreshold. Absent: 0.55. Recorded by the multi-dataset (LENS) models, whose heads are fused.
+   * `calibration` (per head, optional): Platt scaling sigmoid(a logit(s) + b) of the head's scores before fusion,
+   * fitted on validation (models/training/calibrate_heads.py), so that the fused score compares heads on one scale.
    */
-  fusion?: { method: 'weighted-box-fusion'; iouThreshold: number };
+  fusion?: { method: 'weighted-box-fusion'; iouThreshold: number; calibration?: Record<string, HeadCalibration> };
   /**
    * Extra passes over mirrored / slice-reversed copies of each batch, averaged with the plain pass (each costs one
    * more forward pass). Chosen together with lesionScoreThreshold on a validation seed, since it changes the scores.
@@ -72,4 +74,10 @@ export interface CenterNetHead {
   classes: LesionType[];
   /** Candidate threshold for 2D heatmap peaks of this head; lesions are then scored and cut in 3D. */
   scoreThreshold: number;
+}
+
+/** Platt scaling of one head's scores (fuse.ts calibratedScore). */
+export interface HeadCalibration {
+  a: number;
+  b: number;
 }

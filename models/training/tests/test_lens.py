@@ -17,7 +17,8 @@ from data import LesionBox, Study  # noqa: E402
 from export import build_model, manifest  # noqa: E402
 from lens_data import DATASETS, KeyLabel, LensSampler, LensStudy, head_targets  # noqa: E402
 from mine_lens import register, threshold_at_precision  # noqa: E402
-from train_lens import batch_losses  # noqa: E402
+from calibrate_heads import fit_platt  # noqa: E402
+from train_lens import batch_losses, fuse_heads, platt  # noqa: E402
 
 ARCH = {'widths': [8, 8, 8, 8, 8], 'neck': 8, 'slices': 3}
 
@@ -111,6 +112,26 @@ class Mining(unittest.TestCase):
         b = Study('b', moved, np.arange(40) * 2.5)
         shift = register(a, b)
         np.testing.assert_allclose(shift, [-8, 6, 7.5], atol=2.0)
+
+
+class Calibration(unittest.TestCase):
+    def test_platt_fit_recovers_the_scaling_that_made_the_outcomes(self):
+        rng = np.random.default_rng(0)
+        s = rng.uniform(0.02, 0.98, 20000)
+        truth = (2.0, -1.5)
+        p = np.array([platt(truth, x) for x in s])
+        a, b = fit_platt(s, rng.uniform(size=s.size) < p, l2=0)
+        self.assertAlmostEqual(a, 2.0, delta=0.1)
+        self.assertAlmostEqual(b, -1.5, delta=0.1)
+
+    def test_calibration_decides_which_heads_detection_a_fused_proposal_keeps(self):
+        box = [0, 0, 0, 10, 10, 10]
+        by_head = {'deeplesion': [(0.5, 1, box)], 'luna': [(0.7, 0, [1, 1, 1, 11, 11, 11])]}
+        self.assertEqual(fuse_heads(by_head)[0][3], 'luna')
+        fused = fuse_heads(by_head, {'deeplesion': (1.0, 1.0), 'luna': (1.0, -1.5)})
+        self.assertEqual(len(fused), 1)
+        self.assertEqual(fused[0][3], 'deeplesion')
+        self.assertAlmostEqual(fused[0][0], platt((1.0, 1.0), 0.5))
 
 
 if __name__ == '__main__':

@@ -1,5 +1,5 @@
 import { decodeHead, type HeadMaps } from '../../../src/detect/decode';
-import { fuseDetections } from '../../../src/detect/fuse';
+import { calibratedScore, fuseDetections } from '../../../src/detect/fuse';
 
 /** Maps of one head with `channels` classes on an h x w grid, all zero except what `set` writes. */
 function maps(channels: number, h: number, w: number): HeadMaps & { put: (c: number, x: number, y: number, v: number, size?: [number, number], off?: [number, number]) => void } {
@@ -75,5 +75,32 @@ describe('fuseDetections', () => {
       0.55,
     );
     expect(f).toHaveLength(2);
+  });
+});
+
+describe('calibratedScore', () => {
+  it('keeps an uncalibrated head\'s score and maps a calibrated one monotonically by its Platt scaling', () => {
+    expect(calibratedScore(undefined, 0.42)).toBe(0.42);
+    // a = 1, b = 0 is the identity; b < 0 lowers every score of that head, keeping its order.
+    expect(calibratedScore({ a: 1, b: 0 }, 0.42)).toBeCloseTo(0.42, 10);
+    const c = { a: 2, b: -1 };
+    expect(calibratedScore(c, 0.5)).toBeCloseTo(1 / (1 + Math.exp(1)), 10);
+    expect(calibratedScore(c, 0.3)).toBeLessThan(calibratedScore(c, 0.4));
+    expect(calibratedScore(c, 1)).toBeLessThan(1);
+  });
+
+  it('decides which head\'s detection leads a fused proposal', () => {
+    // Raw scores favour the single-type head; on the common scale the universal head's detection is the surer one.
+    const cal = { universal: { a: 1, b: 1 }, luna: { a: 1, b: -1.5 } };
+    const f = fuseDetections(
+      [
+        { head: 'universal', type: 'liver_lesion', box: [10, 10, 30, 30], score: calibratedScore(cal.universal, 0.5) },
+        { head: 'luna', type: 'lung_nodule', box: [11, 11, 31, 31], score: calibratedScore(cal.luna, 0.7) },
+      ],
+      0.55,
+    );
+    expect(f).toHaveLength(1);
+    expect(f[0].type).toBe('liver_lesion');
+    expect(f[0].score).toBeCloseTo(1 / (1 + Math.exp(-1)), 10);
   });
 });

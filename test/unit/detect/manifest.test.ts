@@ -45,6 +45,13 @@ describe('model manifest', () => {
     }
   });
 
+  it('accepts a calibration of its heads before fusion and refuses one naming another head', () => {
+    const fusion = { method: 'weighted-box-fusion', iouThreshold: 0.55, calibration: { universal: { a: 0.8, b: -0.3 } } };
+    expect(parseManifest({ ...valid, output: { ...valid.output, fusion } }).output.fusion?.calibration).toEqual({ universal: { a: 0.8, b: -0.3 } });
+    const other = { ...fusion, calibration: { luna: { a: 1, b: 0 } } };
+    expect(() => parseManifest({ ...valid, output: { ...valid.output, fusion: other } })).toThrow(/output\.fusion\.calibration\.luna: calibrates no head of this manifest \(heads: universal\)/);
+  });
+
   it('reports every mismatch with the graph by name', () => {
     const m = parseManifest({ ...valid, input: { ...valid.input, name: 'image', slices: 5 } });
     const problems = checkManifestAgainstGraph(m, {

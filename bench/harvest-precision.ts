@@ -112,6 +112,22 @@ async function main(): Promise<void> {
     const r = at((c) => c.score >= th);
     console.log(`  score >= ${th}: ${r.harvested} harvested, precision ${f(r.precision)}, recall ${f(r.recall)}`);
   }
+  // What any threshold of each score could reach on these candidates: the limit of the proposals, not of the thresholds.
+  console.log('\nthe best any threshold reaches, per score (precision >= 0.95: the highest recall; all candidates: the recall ceiling):');
+  const scores: [string, (c: RecordedCandidate) => number][] = [['detector', (c) => c.detectorScore], ['classifier', (c) => c.classifierProbability], ['combined', (c) => c.score]];
+  for (const [name, score] of scores) {
+    const ranked = [...candidates].sort((a, b) => score(b.c) - score(a.c));
+    const found = new Set<string>();
+    let tp = 0;
+    let best = { recall: 0, threshold: NaN };
+    ranked.forEach((x, i) => {
+      if (x.hits.length) tp++;
+      for (const h of x.hits) found.add(`${x.study}/${h}`);
+      const last = i + 1 === ranked.length || score(ranked[i + 1].c) < score(x.c);
+      if (last && tp / (i + 1) >= 0.95 && found.size / unlabeled > best.recall) best = { recall: found.size / unlabeled, threshold: score(x.c) };
+    });
+    console.log(`  ${name}: recall ${f(best.recall)} at precision >= 0.95 (score >= ${f(best.threshold)}); ceiling ${f(found.size / unlabeled)}`);
+  }
   if (!o.keep) fs.rmSync(tmp, { recursive: true, force: true });
   else console.log(`\narchive and dataset kept in ${tmp}`);
 }

@@ -18,6 +18,7 @@ import { cropLength, DEFAULT_CROP_SPEC, FEATURE_COUNT } from '../../../src/detec
 import { FolderArchive } from '../../../src/harvest/archives';
 import { HarvestDataset, type HarvestRecord } from '../../../src/harvest/dataset';
 import { writeSyntheticArchive } from '../../../src/harvest/synthetic-archive';
+import { exportClassifierSet } from '../../../src/harvest/classifier-set';
 import { exportTrainingSet, type TrainingTruth } from '../../../src/harvest/training-set';
 import { currentModelDir, ModelRegistry, type RegistryFile } from '../../../src/models/registry';
 import { generateStudy } from '../../../src/synth/study';
@@ -39,6 +40,7 @@ const lens = (args: string[]) =>
   );
 const registryFile = (): RegistryFile => JSON.parse(fs.readFileSync(path.join(tmp, 'registry', 'registry.json'), 'utf8'));
 const config = () => loadConfig({ env: env() });
+const source = () => new FolderArchive(path.join(tmp, 'archive')).source;
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lens-retrain-'));
@@ -61,7 +63,6 @@ test('the harvest dataset becomes a training set: raw volume, labels and harvest
   expect(record.hardNegatives.length).toBeGreaterThan(0);
   const out = path.join(tmp, 'set');
   const dataset = new HarvestDataset(path.join(tmp, 'harvest'));
-  const source = () => new FolderArchive(path.join(tmp, 'archive')).source;
   const counts = await exportTrainingSet(dataset, out, config().selection, source);
   expect(counts).toEqual(expect.objectContaining({ studies: 1, written: 1, unchanged: 0 }));
   const dir = path.join(out, record.studyInstanceUID);
@@ -94,9 +95,8 @@ test('the dataset becomes proposal-classifier data: the readers\' labels and kno
   expect(fs.statSync(path.join(out, 'train', 'crops.u8')).size).toBe(meta.length * cropLength(DEFAULT_CROP_SPEC));
   expect(fs.statSync(path.join(out, 'train', 'feats.f32')).size).toBe(meta.length * FEATURE_COUNT * 4);
   // Written once: a second export into the same folder would append duplicates.
-  const again = await lens(['model', 'classifier-set', '--harvest', path.join(tmp, 'harvest'), '--out', out]);
-  expect(again.code).not.toBe(0);
-  expect(again.stderr).toContain('exists');
+  await expect(exportClassifierSet(new HarvestDataset(path.join(tmp, 'harvest')), out, config().selection, source)).rejects.toThrow(/exists: a classifier set is written once/);
+  expect(fs.readFileSync(path.join(out, 'train', 'meta.jsonl'), 'utf8').trim().split('\n')).toHaveLength(meta.length);
 });
 
 test('train_harvest.py trains with the hard-negative suppression loss and exports a candidate the runtime accepts', () => {

@@ -35,7 +35,8 @@ from train_lens import fuse_heads, head_detections  # noqa: E402
 def fit_platt(scores, hits, l2: float = 1e-2):
     """(a, b) of sigmoid(a logit(s) + b) by Newton's method on the log loss (a small L2 pull towards a = 1, b = 0 keeps
     a head with few detections close to its own scores)."""
-    x = np.log(np.clip(scores, 1e-6, 1 - 1e-6) / (1 - np.clip(scores, 1e-6, 1 - 1e-6)))
+    p0 = np.clip(scores, 1e-6, 1 - 1e-6)
+    x = np.log(p0 / (1 - p0))
     y = np.asarray(hits, dtype=np.float64)
     w = np.array([1.0, 0.0])
     for _ in range(50):

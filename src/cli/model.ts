@@ -81,7 +81,6 @@ export function register(program: Command): void {
     .action(async (opts: { harvest: string; out: string }) => {
       const cfg = config();
       if (!fs.existsSync(path.join(opts.harvest, 'studies'))) throw new UserError(`--harvest ${opts.harvest} is not a harvest dataset (no studies/ folder)`);
-      if (fs.existsSync(opts.out)) throw new UserError(`--out ${opts.out} exists: a classifier set is written into a new folder`);
       const s = await exportClassifierSet(new HarvestDataset(opts.harvest), opts.out, cfg.selection, sourcesOf(cfg), (uid, outcome) => process.stdout.write(`${uid}: ${outcome}\n`));
       const c = (p: 'train' | 'calibration') => `${s.studies[p]} studies, ${s.candidates[p].pos} lesion candidates, ${s.candidates[p].neg} others`;
       process.stdout.write(`classifier set ${opts.out}: train ${c('train')}; calibration (completely annotated) ${c('calibration')}; ${s.notAnalysed} not analysed\n`);

@@ -255,10 +255,11 @@ export class Detector {
         this.thresholdFor(head, opts),
         opts.topK,
       );
+      const calibration = m.output.fusion?.calibration?.[head.name];
       for (const d of found) {
         const box = clipToImage(d.box, imgW, imgH);
         if (!box) continue;
-        proposals.push({ head: head.name, type: head.classes[d.channel] as LesionType, box, score: calibratedScore(m.output.fusion?.calibration?.[head.name], d.score) });
+        proposals.push({ head: head.name, type: head.classes[d.channel] as LesionType, box, score: calibratedScore(calibration, d.score) });
       }
     }
     const maskData = m.output.mask ? out[m.output.mask].data.subarray(b * plane, (b + 1) * plane) : undefined;

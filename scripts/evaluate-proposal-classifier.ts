@@ -18,18 +18,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../src/config/load';
 import { loadDetector } from '../src/detect/detector';
 import type { Findings, TruthStudy } from '../src/detect/findings';
 import type { ProposalScoring } from '../src/detect/proposal-classifier';
 import type { Volume } from '../src/dicom/volume';
-import { loadSelectedVolume } from '../src/dicom/load-folder';
 import { evaluate, type EvalResult } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
-import { insertLesions } from '../src/synth/insert-lesions';
-import { generateStudy } from '../src/synth/study';
 import { numberOption, parseOptions, STUDY_SET_OPTIONS, studySetOptions, type StudySetArgs } from './args';
 import { isValidationStudy } from './real-ct-studies';
+import { describeStudySet, forEachStudy } from './study-set';
 
 const TEST_SEEDS = [9001, 9002];
 const RANKINGS = ['detector', 'geometric-mean', 'classifier'] as const;
@@ -75,23 +72,9 @@ async function main(): Promise<void> {
     byRanking.classifier.push({ ...findings, lesions: top.map((l, i) => ({ ...l, score: p[i] })) });
     process.stderr.write(`${name}: ${truth.lesions.length} lesions, ${top.length} candidates\n`);
   };
-  for (let s = 0; s < a.phantoms; s++) {
-    const st = generateStudy(a.phantomSeed * 1000 + s, { size: a.phantomSize });
-    await run(st.name, st.volume, st.truth);
-  }
-  const cfg = loadConfig({});
-  for (const bg of a.backgrounds) {
-    const loaded = await loadSelectedVolume(bg, cfg.selection);
-    const name = path.basename(path.resolve(bg));
-    const truthFile = path.join(bg, 'truth.json');
-    const annotated = fs.existsSync(truthFile) ? (JSON.parse(fs.readFileSync(truthFile, 'utf8')).studies.find((t: TruthStudy) => t.studyInstanceUID === loaded.volume.studyInstanceUID)?.lesions ?? []) : [];
-    for (let s = 0; s < a.inserted; s++) {
-      const ins = insertLesions(loaded.volume, a.insertSeed * 1000 + s, { annotated, backgroundName: name });
-      await run(ins.name, ins.volume, ins.truth);
-    }
-  }
+  await forEachStudy(a, run);
   await detector.dispose();
-  const set = `${a.phantoms ? `phantom seed ${a.phantomSeed} x ${a.phantoms} (size ${a.phantomSize})` : ''}${a.phantoms && a.inserted ? ' + ' : ''}${a.inserted ? `inserted seed ${a.insertSeed} x ${a.inserted} into ${a.backgrounds.map((b) => path.basename(path.resolve(b))).join(', ')}` : ''}`;
+  const set = describeStudySet(a);
   const results = {} as Record<Ranking, EvalResult>;
   for (const r of RANKINGS) {
     results[r] = evaluate(truths, byRanking[r]);

@@ -22,6 +22,7 @@ import type { Findings, Lesion, TruthFile, TruthStudy } from '../src/detect/find
 import { loadSelectedVolume } from '../src/dicom/load-folder';
 import { DEFAULT_EVAL, evaluate, iobb } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
+import { annotatedExtentMm, bestHit, formatMeasurement, measureLesions, summariseMeasurement } from '../src/eval/measurement';
 import { insertLesions } from '../src/synth/insert-lesions';
 import { writeTruth } from '../src/synth/write-raw';
 import { countOption, parseOptions } from './args';
@@ -74,9 +75,9 @@ interface RealRow {
 }
 
 /** Rank (1-based among all candidates), score and long axis of the best-ranked finding hitting the box. */
-function locate(lesions: Lesion[], box: TruthStudy['lesions'][number]['bboxLPS']): { rank: number | null; score: number | null; longAxisMm: number | null } {
-  const i = lesions.findIndex((p) => iobb(p.bboxLPS, box) >= DEFAULT_EVAL.iobbThreshold);
-  return i < 0 ? { rank: null, score: null, longAxisMm: null } : { rank: i + 1, score: lesions[i].score, longAxisMm: lesions[i].longAxisMm };
+function locate(lesions: Lesion[], box: TruthStudy['lesions'][number]): { rank: number | null; score: number | null; longAxisMm: number | null } {
+  const hit = bestHit(lesions, box);
+  return hit ? { rank: hit.rank, score: hit.lesion.score, longAxisMm: hit.lesion.longAxisMm } : { rank: null, score: null, longAxisMm: null };
 }
 
 async function main(): Promise<void> {
@@ -116,9 +117,8 @@ async function realRow(detector: Detector, dir: string, study: string, selection
   const reported = findings.lesions.filter((l) => l.score >= op);
   const truth = readTruth(dir)?.studies.find((s) => s.studyInstanceUID === loaded.volume.studyInstanceUID);
   const lesions = (truth?.lesions ?? []).map((l) => {
-    const at = locate(findings.lesions, l.bboxLPS);
-    const extent = Math.max(l.bboxLPS[3] - l.bboxLPS[0], l.bboxLPS[4] - l.bboxLPS[1], l.bboxLPS[5] - l.bboxLPS[2]);
-    return { type: String(l.type), ...at, higherFalse: at.rank === null ? null : at.rank - 1, annotatedExtentMm: Math.round(extent * 10) / 10 };
+    const at = locate(findings.lesions, l);
+    return { type: String(l.type), ...at, higherFalse: at.rank === null ? null : at.rank - 1, annotatedExtentMm: Math.round(annotatedExtentMm(l) * 10) / 10 };
   });
   process.stderr.write(`${study}: ${reported.length} reported, ${findings.lesions.length} candidates\n`);
   return { study, slices: loaded.volume.dims[2], reported: reported.length, candidates: findings.lesions.length, lesions, seconds: Math.round((performance.now() - t0) / 100) / 10 };
@@ -162,7 +162,10 @@ async function heldOutStyle(detector: Detector, args: Args, selection: ReturnTyp
   const result = evaluate(truths, findings);
   console.log(`held-out style: lesions inserted into ${VALIDATION_STUDIES.join(', ')} (insertion seeds ${args.seed}*1000+0..${args.inserted - 1}), real annotated lesions counted too`);
   console.log(formatEvalTable(result));
-  return { volumes: result.volumes, lesions: result.lesions, sensitivityAtFp: result.sensitivityAtFp, averageSensitivity: result.averageSensitivity, perType: result.perType };
+  const m = measureLesions(truths, findings);
+  const measurement = summariseMeasurement(m.lesions, m.measured);
+  console.log(formatMeasurement(measurement));
+  return { volumes: result.volumes, lesions: result.lesions, sensitivityAtFp: result.sensitivityAtFp, averageSensitivity: result.averageSensitivity, perType: result.perType, measurement };
 }
 
 main().catch((e) => {

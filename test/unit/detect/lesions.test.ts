@@ -82,14 +82,17 @@ describe('chainsToLesions', () => {
     expect(cut.lesions).toEqual(all.slice(0, 2));
   });
 
-  it('measures on the mask when the model has one: axes, per-slice masks on the original series, volume', () => {
-    // Mask at stride 4 over input pixels: a square of cells (2..4) x (2..4) = input pixels ~8..19.5 -> original 16..39
+  // Mask at stride 4 over input pixels: a square of cells (2..4) x (2..4) = input pixels ~8..19.5 -> original 16..39
+  const squareMaskChain = (): Chain<PositionedDetection> => {
     const cells = 10;
     const data = new Float32Array(cells * cells);
     for (let y = 2; y <= 4; y++) for (let x = 2; x <= 4; x++) data[y * cells + x] = 1;
     const mask = { x0: 0, y0: 0, width: cells, height: cells, data, stride: 4 };
-    const c: Chain<PositionedDetection> = { detections: [d(10, [8, 8, 20, 20], 0.8, { mask }), d(12, [8, 8, 20, 20], 0.7, { mask })] };
-    const { lesions, masks } = chainsToLesions([c], ctx());
+    return { detections: [d(10, [8, 8, 20, 20], 0.8, { mask }), d(12, [8, 8, 20, 20], 0.7, { mask })] };
+  };
+
+  it('with the mask rule, measures on the mask: axes, per-slice masks on the original series, volume', () => {
+    const { lesions, masks } = chainsToLesions([squareMaskChain()], ctx(), { ...DEFAULT_LESION_OPTIONS, longAxis: 'mask' });
     const l = lesions[0];
     const m = masks.get(1)!;
     // z 9..13 mm -> slices 4.5..6.5 -> frames on slices 5 and 6
@@ -105,6 +108,19 @@ describe('chainsToLesions', () => {
     expect(l.shortAxisMm).toBeGreaterThan(side - 2);
     expect(l.shortAxisMm).toBeLessThanOrEqual(l.longAxisMm);
     expect(l.volumeMm3).toBeCloseTo(m.frames.reduce((s, f) => s + f.data.reduce((a, b) => a + b, 0), 0) * 2);
+  });
+
+  it('by default measures the key box (the rule chosen on validation); the mask still gives the SEG and the volume', () => {
+    const byMask = chainsToLesions([squareMaskChain()], ctx(), { ...DEFAULT_LESION_OPTIONS, longAxis: 'mask' });
+    const { lesions, masks } = chainsToLesions([squareMaskChain()], ctx());
+    const l = lesions[0];
+    const [x1, y1, x2, y2] = l.keySlice.box;
+    // ctx's pixels are 1 mm: the box's sides in mm
+    expect(l.longAxisMm).toBeCloseTo(Math.max(x2 - x1, y2 - y1), 1);
+    expect(l.shortAxisMm).toBeCloseTo(Math.min(x2 - x1, y2 - y1), 1);
+    expect(l.longAxisMm).not.toBeCloseTo(byMask.lesions[0].longAxisMm, 1);
+    expect(masks.get(1)).toEqual(byMask.masks.get(1));
+    expect(l.volumeMm3).toBe(byMask.lesions[0].volumeMm3);
   });
 });
 

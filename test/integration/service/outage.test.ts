@@ -16,8 +16,9 @@ const suite = useServiceStack({
   push: true,
   stableAge: 1,
   // Old rules would make each job dead after its first failed attempt; the horizon (60 min) keeps it. A failed
-  // attempt would wait at least 48 s for its retry (60 s, jitter 20 %), unless resumed when the PACS answers again.
-  config: { jobs: { maxAttempts: 1, backoffSeconds: 60, maxBackoffSeconds: 60, retryHorizonMinutes: 60, pacsProbeSeconds: 1 } },
+  // attempt would wait at least 24 s for its retry (30 s, jitter 20 %), longer than the outage (about 15 s), unless
+  // resumed when the PACS answers again.
+  config: { jobs: { maxAttempts: 1, backoffSeconds: 30, maxBackoffSeconds: 30, retryHorizonMinutes: 60, pacsProbeSeconds: 1 } },
 });
 beforeAll(() => ({ stack, service } = suite));
 

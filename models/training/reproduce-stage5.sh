@@ -15,23 +15,14 @@ PY=/usr/bin/python3   # Debian's python with torch
 BACKGROUNDS="$S/backgrounds/cmb-crc-msb-01068 $S/backgrounds/acrin-flt-breast-001 $S/backgrounds/lungfcp-01-0001 $S/pancreas-ct-cb-001"
 mkdir -p "$D" "$R"
 
-ins() { # background out seed studies [lens synth options]
-  local bg=$1 out=$2 seed=$3 n=$4; shift 4
-  local done="$out/.complete-$(basename "$bg")-$seed"
-  [ -f "$done" ] && return
-  nice -n 10 node bin/lens.js synth --insert-into "$bg" --out "$out" --seed "$seed" --studies "$n" --format raw "$@"
-  touch "$done"
-}
+source models/training/synth-data.sh
 for bg in $BACKGROUNDS; do
   ins "$bg" "$D/train-ins" 8401 5 --lesions 3-6
   ins "$bg" "$D/train-ins-lung" 8402 3 --lesions 3-6 --mix lung_nodule=4,liver_lesion=1,lymph_node=1,soft_tissue=1,bone_lesion=1
   ins "$bg" "$D/train-ins" 8403 7 --lesions 3-6
 done
 ins "$S/backgrounds/acrin-flt-breast-013" "$D/val-ins" 8301 5   # validation (the classifier's validation insertions)
-if [ ! -f "$D/phantom-4/.complete" ]; then
-  nice -n 10 node bin/lens.js synth --out "$D/phantom-4" --seed 4 --studies 64 --format raw --size 256
-  touch "$D/phantom-4/.complete"
-fi
+phantoms "$D/phantom-4" 4 64
 # lens-ulb 0.3.0 (the model in git at commit 6771531) mines the real anatomy and is the starting point.
 M3="$R/lens-ulb-0.3.0"
 mkdir -p "$M3"

@@ -52,6 +52,27 @@ def flip_crop(x: np.ndarray, lesions: List[LesionBox], ignore: List[LesionBox], 
     return x, lesions, ignore
 
 
+def rescale_crop(st: Study, z: float, x0: int, y0: int, c: int, s: float, slices: int):
+    """A crop of c*s input pixels around the centre of the c x c crop at (x0, y0), resampled (bilinear) to c x c: the
+    anatomy and its lesions 1/s times their size, as in a smaller (s > 1) or larger patient. Returns the stack and
+    the map that takes a LesionBox (truth or ignore region, input pixels) into the frame of the c x c crop at (x0, y0),
+    so that make_targets(..., y0, x0, c, c) places it where the resampled image shows it."""
+    cs = max(8, int(round(c * s)))
+    ox, oy = int(round(x0 + (c - cs) / 2)), int(round(y0 + (c - cs) / 2))
+    k = c / cs
+    x = ndimage.zoom(stack_at(st, z, oy, ox, cs, cs, slices), (1, k, k), order=1)[:, :c, :c]
+    if x.shape[1] < c or x.shape[2] < c:
+        x = np.pad(x, ((0, 0), (0, c - x.shape[1]), (0, c - x.shape[2])))
+
+    def to_crop(les: LesionBox) -> LesionBox:
+        fx = lambda u: x0 + (u - ox + 0.5) * k - 0.5  # noqa: E731 (pixel centres map to pixel centres)
+        fy = lambda v: y0 + (v - oy + 0.5) * k - 0.5  # noqa: E731
+        kb = les.key_box
+        return replace(les, x0=fx(les.x0), x1=fx(les.x1), y0=fy(les.y0), y1=fy(les.y1),
+                       key_box=None if kb is None else (fx(kb[0]), fy(kb[1]), fx(kb[2]), fy(kb[3])))
+    return np.ascontiguousarray(x, dtype=np.float32), to_crop
+
+
 def hu_jitter(x: np.ndarray, r: random.Random) -> np.ndarray:
     """A small HU gain/offset (scanner calibration) on a window-normalised stack; zero padding stays zero."""
     lo, hi = spec.HU_WINDOW
@@ -101,8 +122,9 @@ class Sampler:
 
     def __init__(self, studies: List[Study], crop: int, pos_fraction: float, rng: random.Random, augment: bool = False,
                  slices: int = spec.SLICES, real_fraction: float = 0.0, proposal_fraction: float = 0.0,
-                 real_pos_fraction: float = 0.5, domain_rand: float = 0.0):
+                 real_pos_fraction: float = 0.5, domain_rand: float = 0.0, scale_aug: float = 0.0):
         self.crop, self.pos_fraction, self.rng, self.augment = crop, pos_fraction, rng, augment
+        self.scale_aug = scale_aug
         self.slices = slices
         self.phantoms = [st for st in studies if not st.real]
         self.reals = [st for st in studies if st.real]
@@ -147,8 +169,14 @@ class Sampler:
             _, H, W = st.vol.shape
             x0 = r.randint(min(0, W - c), max(0, W - c))
             y0 = r.randint(min(0, H - c), max(0, H - c))
-        x = stack_at(st, z, y0, x0, c, c, self.slices)
         lesions, ignore_regions = st.lesions, st.ignore
+        if self.augment and self.scale_aug > 0 and r.random() < 0.5:
+            # Four real patients are little anatomy: half of the crops rescaled by up to (1 + scale_aug) either way.
+            f = math.log(1 + self.scale_aug)
+            x, to_crop = rescale_crop(st, z, x0, y0, c, math.exp(r.uniform(-f, f)), self.slices)
+            lesions, ignore_regions = [to_crop(les) for les in lesions], [to_crop(g) for g in ignore_regions]
+        else:
+            x = stack_at(st, z, y0, x0, c, c, self.slices)
         if self.augment:
             # Against memorising 50-150 phantoms: flips (the lesion's look matters more than its side), slab order,
             # a small HU gain/offset (scanner calibration). Flips mirror the truth boxes, not the target maps: the
@@ -364,6 +392,8 @@ def main():
                     'mined proposal (an earlier model\'s detection on real anatomy: hard negatives); the rest are random')
     ap.add_argument('--domain-rand', type=float, default=0.0, help='strength of the domain randomisation (kernel blur or '
                     'sharpening, correlated noise, HU gain/offset; 1: full on phantoms, 0.4x that on real CT; needs --augment)')
+    ap.add_argument('--scale-aug', type=float, default=0.0, help='half of the crops rescaled by a factor up to (1 + x) '
+                    'either way (log-uniform), truth and ignore regions with them: other patients\' sizes; needs --augment')
     ap.add_argument('--freeze-bn', action='store_true', help='keep BatchNorm in eval mode (needed when fine-tuning a '
                     'checkpoint recovered from ONNX by onnx_to_checkpoint.py, whose BatchNorms hold folded biases)')
     a = ap.parse_args()
@@ -417,7 +447,8 @@ def main():
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: min(1.0, (i + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(i, a.iters) / a.iters)))
     sampler = Sampler(train, a.crop, a.pos_fraction, rng, augment=a.augment, slices=a.slices, real_fraction=a.real_fraction,
-                      proposal_fraction=a.proposal_fraction, real_pos_fraction=a.real_pos_fraction, domain_rand=a.domain_rand)
+                      proposal_fraction=a.proposal_fraction, real_pos_fraction=a.real_pos_fraction, domain_rand=a.domain_rand,
+                      scale_aug=a.scale_aug)
     print(f'sampler: {len(sampler.phantoms)} phantom and {len(sampler.reals)} real-CT studies ({sum(len(st.ignore) for st in sampler.reals)} '
           f'ignore regions, {sum(len(st.proposals) for st in sampler.reals)} proposals), real fraction {sampler.real_fraction}', flush=True)
     best, best_metrics = -1.0, None

@@ -13,10 +13,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import spec  # noqa: E402
-from data import LesionBox, make_targets  # noqa: E402
+from data import LesionBox, Study, make_targets  # noqa: E402
 from export import build_model, export  # noqa: E402
 from onnx_to_checkpoint import convert  # noqa: E402
-from train import domain_randomise, mirror  # noqa: E402
+from train import domain_randomise, mirror, rescale_crop  # noqa: E402
 
 ARCH = {'widths': [8, 8, 8, 8, 8], 'neck': 8, 'slices': 3}
 
@@ -61,6 +61,28 @@ class DomainRandomisation(unittest.TestCase):
             self.assertTrue(((y >= 0) & (y <= 1)).all())
             changed |= bool(np.abs(y[:, :, :48] - x[:, :, :48]).max() > 1e-3)
         self.assertTrue(changed)
+
+
+class RescaleCrop(unittest.TestCase):
+    def test_the_mapped_box_lies_where_the_resampled_image_shows_the_lesion(self):
+        vol = np.full((5, 200, 200), -1000, dtype=np.int16)
+        vol[:, 90:110, 60:100] = 40  # a 40 x 20 pixel lesion, pixels x 60..99, y 90..109
+        st = Study('toy', vol, np.arange(5, dtype=np.float64) * 2.0)
+        les = LesionBox(0, 59.5, 89.5, 0.0, 99.5, 109.5, 8.0, key_box=(59.5, 89.5, 99.5, 109.5))
+        x0, y0, c = 30, 40, 96
+        for s in (0.8, 1.0, 1.25):
+            x, to_crop = rescale_crop(st, 4.0, x0, y0, c, s, 3)
+            self.assertEqual(x.shape, (3, c, c))
+            m = to_crop(les)
+            ys, xs = np.nonzero(x[1] > 0.5)
+            # The bright region (resampled) and the mapped box agree to about a pixel, in crop coordinates.
+            self.assertAlmostEqual(xs.min() - 0.5, m.x0 - x0, delta=1.0)
+            self.assertAlmostEqual(xs.max() + 0.5, m.x1 - x0, delta=1.0)
+            self.assertAlmostEqual(ys.min() - 0.5, m.y0 - y0, delta=1.0)
+            self.assertAlmostEqual(ys.max() + 0.5, m.y1 - y0, delta=1.0)
+            self.assertAlmostEqual(m.x1 - m.x0, 40 / s, delta=0.6)
+            self.assertEqual(m.key_box, (m.x0, m.y0, m.x1, m.y1))
+            self.assertEqual((m.z0, m.z1), (les.z0, les.z1))
 
 
 class OnnxRecovery(unittest.TestCase):

@@ -15,7 +15,7 @@ PY=/usr/bin/python3   # Debian's python with torch
 BACKGROUNDS="$S/backgrounds/cmb-crc-msb-01068 $S/backgrounds/acrin-flt-breast-001 $S/backgrounds/lungfcp-01-0001 $S/pancreas-ct-cb-001"
 mkdir -p "$D" "$R"
 
-source models/training/synth-data.sh
+source models/training/stage-lib.sh
 for bg in $BACKGROUNDS; do
   ins "$bg" "$D/train-ins" 8401 5 --lesions 3-6
   ins "$bg" "$D/train-ins-lung" 8402 3 --lesions 3-6 --mix lung_nodule=4,liver_lesion=1,lymph_node=1,soft_tissue=1,bone_lesion=1
@@ -46,13 +46,7 @@ nice -n 10 "$PY" models/training/train.py --train "$D/phantom-4" --real "$D/trai
 # Choice on VALIDATION only: every kept checkpoint and lens-ulb 0.3.0 on phantom seed 7001 x 10 (256) plus
 # acrin-flt-breast-013 with inserted lesions (seed 8301 x 5), the detector's ranking of its >= 0.15 candidates
 # (the lens-fpr validation set; 0.3.0's figure is in models/lens-fpr/model.json evaluation.validation).
-for it in 750 1500 2250 3000; do
-  [ -f "$R/it-$it.pt" ] || continue
-  "$PY" models/training/export.py --checkpoint "$R/it-$it.pt" --out "$R-it$it" --version "0.4.0-it$it" --head-threshold 0.05
-  nice -n 5 node -r tsx/cjs scripts/evaluate-proposal-classifier.ts --model "$R-it$it" --fpr models/lens-fpr \
-    --phantom-seed 7001 --phantoms 10 --phantom-size 256 --backgrounds "$S/backgrounds/acrin-flt-breast-013" \
-    --insert-seed 8301 --inserted 5 > "$R-it$it/eval-validation.txt"
-done
+validate_checkpoints "$R" 0.4.0 750 1500 2250 3000
 
 # The shipped pick (best on that validation: docs/model.md lists every checkpoint), its operating point at 1 FP per
 # volume on the same validation set, then the figures reported once: real CT and the held-out style (lung-dx-a0001,

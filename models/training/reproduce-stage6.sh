@@ -21,7 +21,7 @@ BACKGROUNDS="$S/backgrounds/cmb-crc-msb-01068 $S/backgrounds/acrin-flt-breast-00
 [ -f "$R5/it-1500.pt" ] || { echo "reproduce-stage6: run models/training/reproduce-stage5.sh first (needs $R5/it-1500.pt)" >&2; exit 1; }
 mkdir -p "$D" "$R"
 
-source models/training/synth-data.sh
+source models/training/stage-lib.sh
 for bg in $BACKGROUNDS; do
   ins "$bg" "$D/train-ins" 8411 5 --lesions 3-6
   ins "$bg" "$D/train-ins" 8412 5 --lesions 3-6 --mix lung_nodule=1,liver_lesion=1,lymph_node=3,soft_tissue=3,bone_lesion=3
@@ -43,11 +43,4 @@ nice -n 10 "$PY" models/training/train.py --train "$D5/phantom-4,$D/phantom-6" -
 
 # Choice on VALIDATION only, as stage 5: every kept checkpoint on phantom seed 7001 x 10 (256) plus acrin-flt-breast-013
 # with inserted lesions (seed 8301 x 5), the detector's ranking of its >= 0.15 candidates; lens-ulb 0.4.0 scored 0.697.
-for it in 1000 2000 3000 4000; do
-  [ -f "$R/it-$it.pt" ] || continue
-  [ -f "$R-it$it/eval-validation.txt" ] && continue
-  "$PY" models/training/export.py --checkpoint "$R/it-$it.pt" --out "$R-it$it" --version "0.5.0-it$it" --head-threshold 0.05
-  nice -n 5 node -r tsx/cjs scripts/evaluate-proposal-classifier.ts --model "$R-it$it" --fpr models/lens-fpr \
-    --phantom-seed 7001 --phantoms 10 --phantom-size 256 --backgrounds "$S/backgrounds/acrin-flt-breast-013" \
-    --insert-seed 8301 --inserted 5 > "$R-it$it/eval-validation.txt"
-done
+validate_checkpoints "$R" 0.5.0 1000 2000 3000 4000

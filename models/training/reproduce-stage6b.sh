@@ -10,9 +10,10 @@ D=models/training/data/s5
 R5=models/training/runs/stage5
 R=models/training/runs/stage6b
 S=../shared/data/ct
-PY=/usr/bin/python3
+PY=/usr/bin/python3   # Debian's python with torch
 [ -f "$R5/lens-ulb-0.3.0.pt" ] || { echo "reproduce-stage6b: run models/training/reproduce-stage5.sh first (needs $R5/lens-ulb-0.3.0.pt)" >&2; exit 1; }
 mkdir -p "$R"
+source models/training/stage-lib.sh
 nice -n 10 "$PY" models/training/train.py --train "$D/phantom-4" --real "$D/train-ins,$D/train-ins-lung" --val "$D/val-ins" \
   --seed 5 --init "$R5/lens-ulb-0.3.0.pt" --freeze-bn --augment --domain-rand 1 --scale-aug 0.25 \
   --real-fraction 0.5 --real-pos-fraction 0.45 --proposal-fraction 0.3 \
@@ -20,11 +21,5 @@ nice -n 10 "$PY" models/training/train.py --train "$D/phantom-4" --real "$D/trai
   --cache "$D/cache" --version 0.5.0 --out "$R/export" --runs "$R" \
   --data-note "stage 6b: stage 5's data (lens synth seed 4, 64 phantoms + insertions 8401/8402/8403 into the four training backgrounds, mined by lens-ulb 0.3.0) with --scale-aug 0.25; validation acrin-flt-breast-013 (insertion seed 8301 x5)"
 # Choice on VALIDATION only, as stage 5 (lens-ulb 0.4.0 = stage 5's iteration 1500 scored 0.697 there).
-for it in 750 1500 2250 3000; do
-  [ -f "$R/it-$it.pt" ] || continue
-  [ -f "$R-it$it/eval-validation.txt" ] && continue
-  "$PY" models/training/export.py --checkpoint "$R/it-$it.pt" --out "$R-it$it" --version "0.5.0-it$it" --head-threshold 0.05
-  nice -n 5 node -r tsx/cjs scripts/evaluate-proposal-classifier.ts --model "$R-it$it" --fpr models/lens-fpr \
-    --phantom-seed 7001 --phantoms 10 --phantom-size 256 --backgrounds "$S/backgrounds/acrin-flt-breast-013" \
-    --insert-seed 8301 --inserted 5 > "$R-it$it/eval-validation.txt"
-done
+# Tried, not shipped: 0.653 / 0.680 / 0.670 / 0.680 at iterations 750 / 1500 / 2250 / 3000 (docs/model.md).
+validate_checkpoints "$R" 0.5.0 750 1500 2250 3000

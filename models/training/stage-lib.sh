@@ -18,18 +18,28 @@ phantoms() {
   touch "$out/.complete"
 }
 
-# validate_checkpoints RUNS VERSION ITERATION...: each kept checkpoint RUNS/it-N.pt exported to RUNS-itN and evaluated
-# on the detector's VALIDATION set (phantom seed 7001 x 10 at 256 + acrin-flt-breast-013 with lesions inserted by
-# seed 8301 x 5; the detector ranking its >= 0.15 candidates) into RUNS-itN/eval-validation.txt. Never a test set.
+# validate_model MODEL_DIR [PHANTOMS INSERTED]: an exported detector on the detector's VALIDATION set (phantom seed
+# 7001 x PHANTOMS at 256 + acrin-flt-breast-013 with lesions inserted by seed 8301 x INSERTED, default 10 and 5; the
+# detector ranking its >= 0.15 candidates), into MODEL_DIR/eval-validation.txt (eval-validation-PxI.txt for other
+# sizes; skipped when it is there). Never a test set.
+validate_model() {
+  local dir=$1 phantoms=${2:-10} inserted=${3:-5}
+  local out="$dir/eval-validation.txt"
+  [ "$phantoms/$inserted" = 10/5 ] || out="$dir/eval-validation-${phantoms}x${inserted}.txt"
+  [ -f "$out" ] && return
+  nice -n 5 node -r tsx/cjs scripts/evaluate-proposal-classifier.ts --model "$dir" --fpr models/lens-fpr \
+    --phantom-seed 7001 --phantoms "$phantoms" --phantom-size 256 --backgrounds ../shared/data/ct/backgrounds/acrin-flt-breast-013 \
+    --insert-seed 8301 --inserted "$inserted" > "$out.part"
+  mv "$out.part" "$out"
+}
+
+# validate_checkpoints RUNS VERSION ITERATION...: each kept checkpoint RUNS/it-N.pt exported to RUNS-itN and validated.
 validate_checkpoints() {
   local runs=$1 version=$2; shift 2
   local it
   for it in "$@"; do
     [ -f "$runs/it-$it.pt" ] || continue
-    [ -f "$runs-it$it/eval-validation.txt" ] && continue
-    /usr/bin/python3 models/training/export.py --checkpoint "$runs/it-$it.pt" --out "$runs-it$it" --version "$version-it$it" --head-threshold 0.05
-    nice -n 5 node -r tsx/cjs scripts/evaluate-proposal-classifier.ts --model "$runs-it$it" --fpr models/lens-fpr \
-      --phantom-seed 7001 --phantoms 10 --phantom-size 256 --backgrounds ../shared/data/ct/backgrounds/acrin-flt-breast-013 \
-      --insert-seed 8301 --inserted 5 > "$runs-it$it/eval-validation.txt"
+    [ -f "$runs-it$it/model.onnx" ] || /usr/bin/python3 models/training/export.py --checkpoint "$runs/it-$it.pt" --out "$runs-it$it" --version "$version-it$it" --head-threshold 0.05
+    validate_model "$runs-it$it"
   done
 }

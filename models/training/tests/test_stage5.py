@@ -17,6 +17,7 @@ from data import LesionBox, Study, make_targets  # noqa: E402
 from export import build_model, export  # noqa: E402
 from onnx_to_checkpoint import convert  # noqa: E402
 from train import domain_randomise, mirror, rescale_crop  # noqa: E402
+from average_checkpoints import average  # noqa: E402
 
 ARCH = {'widths': [8, 8, 8, 8, 8], 'neck': 8, 'slices': 3}
 
@@ -83,6 +84,24 @@ class RescaleCrop(unittest.TestCase):
             self.assertAlmostEqual(m.x1 - m.x0, 40 / s, delta=0.6)
             self.assertEqual(m.key_box, (m.x0, m.y0, m.x1, m.y1))
             self.assertEqual((m.z0, m.z1), (les.z0, les.z1))
+
+
+class ModelSoup(unittest.TestCase):
+    def test_float_weights_are_averaged_and_counters_kept(self):
+        torch.manual_seed(0)
+        a, b = build_model(ARCH), build_model(ARCH)
+        soup = average([{'arch': ARCH, 'model': a.state_dict()}, {'arch': ARCH, 'model': b.state_dict()}])
+        for k, v in a.state_dict().items():
+            if v.is_floating_point():
+                self.assertTrue(torch.allclose(soup[k], (v + b.state_dict()[k]) / 2, atol=1e-6), k)
+            else:
+                self.assertTrue(torch.equal(soup[k], v), k)
+        build_model(ARCH).load_state_dict(soup)  # a loadable state dict of the same network
+
+    def test_refuses_different_architectures(self):
+        other = dict(ARCH, neck=16)
+        with self.assertRaises(ValueError):
+            average([{'arch': ARCH, 'model': build_model(ARCH).state_dict()}, {'arch': other, 'model': build_model(other).state_dict()}])
 
 
 class OnnxRecovery(unittest.TestCase):

@@ -12,7 +12,7 @@ soup() { # name checkpoints...
   local name=$1; shift
   local out="$R/soup-$name"
   mkdir -p "$out"
-  [ -f "$out/soup.pt" ] || /usr/bin/python3 models/training/average_checkpoints.py --checkpoints "$(IFS=,; echo "$*")" --out "$out/soup.pt"
+  [ -f "$out/soup.pt" ] || /usr/bin/python3 models/training/average_checkpoints.py --out "$out/soup.pt" "$@"
   [ -f "$out/model.onnx" ] || /usr/bin/python3 models/training/export.py --checkpoint "$out/soup.pt" --out "$out" --version "0.5.0-soup-$name" --head-threshold 0.05
   validate_model "$out"
 }

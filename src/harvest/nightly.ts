@@ -156,7 +156,13 @@ export function harvestRunner(o: HarvestRunnerOptions): (job: HarvestRunJob, ctx
     state('started', pid);
     let paused = false;
     let why: 'window' | 'lease' | 'stopping' | undefined;
+    // One look at a time (a slow job store must not let two looks pause twice), and the kill reported once: the
+    // process exits asynchronously after SIGKILL, and the looks go on until it has.
+    let looking = false;
+    let killed = false;
     const timer = setInterval(() => {
+      if (looking || killed) return;
+      looking = true;
       void (async () => {
         try {
           ctx.checkLease();
@@ -166,6 +172,7 @@ export function harvestRunner(o: HarvestRunnerOptions): (job: HarvestRunJob, ctx
         if (!why && o.signal?.aborted) why = 'stopping';
         if (!why && windowEndsAt !== undefined && Date.now() >= windowEndsAt) why = 'window';
         if (why) {
+          killed = true;
           kill(child);
           return state('killed', pid);
         }
@@ -183,7 +190,9 @@ export function harvestRunner(o: HarvestRunnerOptions): (job: HarvestRunJob, ctx
           journal({ state: 'resumed' });
           state('resumed', pid);
         }
-      })();
+      })().finally(() => {
+        looking = false;
+      });
     }, o.checkEveryMs ?? 500);
     const { code, signal } = await exited.finally(() => clearInterval(timer));
     await journey;

@@ -34,7 +34,7 @@ async function until<T>(f: () => Promise<T | undefined>, ms: number): Promise<T>
   }
 }
 
-function setup(out: string, signal?: AbortSignal) {
+function setup(out: string, signal?: AbortSignal, checkEveryMs = 200) {
   const states: { state: string; pid: number }[] = [];
   const store = new SqliteJobStore({ file: ':memory:', maxAttempts: 3, backoff: { baseSeconds: 1, maxSeconds: 1 } });
   const config = configSchema.parse({ model: { threads: 1 }, harvest: { outDir: out } });
@@ -43,7 +43,7 @@ function setup(out: string, signal?: AbortSignal) {
     store, concurrency: 1, leaseMs: 30000, pollMs: 100,
     runners: {
       'harvest-run': harvestRunner({
-        config, liveWork: () => liveStudyWork(store), checkEveryMs: 200, folder: path.join(tmp, 'archive'), signal, onState: (state, pid) => states.push({ state, pid }),
+        config, liveWork: () => liveStudyWork(store), checkEveryMs, folder: path.join(tmp, 'archive'), signal, onState: (state, pid) => states.push({ state, pid }),
         metrics: metrics.watchHarvest(), journeyEveryMs: 0,
       }),
     },
@@ -100,7 +100,8 @@ test('the harvest waits while a study analysis is queued, then finishes; its jou
 }, 90000);
 
 test('the harvest is killed at the end of its window, leaving no partial record; a run after its window is skipped', async () => {
-  const { store, pool, states, records } = setup(path.join(tmp, 'ds2'));
+  // Looks every millisecond: the SIGKILLed process exits long after the next look, which must not kill and report again.
+  const { store, pool, states, records } = setup(path.join(tmp, 'ds2'), undefined, 1);
   await store.enqueue({ studyInstanceUID: '1.2.4', source: 'manual' });
   const run = (await store.enqueue({ kind: 'harvest-run', source: 'manual', payload: { windowEndsAt: Date.now() + 2000 } })).job;
   const late = (await store.enqueue({ kind: 'harvest-run', source: 'manual', payload: { windowEndsAt: Date.now() - 1000 } })).job;

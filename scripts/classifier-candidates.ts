@@ -18,18 +18,14 @@
  * Output (appended): crops.u8 (crop values x 255, cropLength bytes per candidate), feats.f32 (FEATURE_COUNT per
  * candidate), meta.jsonl (one JSON line per candidate: study, kind, label, why, score, box).
  */
-import path from 'node:path';
-import { loadConfig } from '../src/config/load';
 import { loadDetector, type Detector } from '../src/detect/detector';
 import type { BoxLPS, TruthStudy } from '../src/detect/findings';
 import { ClassifierDataWriter } from '../src/detect/classifier-data-writer';
 import type { Volume } from '../src/dicom/volume';
-import { loadSelectedVolume } from '../src/dicom/load-folder';
 import { iobb } from '../src/eval/froc';
-import { insertLesions } from '../src/synth/insert-lesions';
-import { generateStudy } from '../src/synth/study';
 import { countOption, numberOption, parseOptions, STUDY_SET_OPTIONS, studySetOptions, type StudySetArgs } from './args';
 import { isValidationStudy } from './real-ct-studies';
+import { forEachStudy } from './study-set';
 
 interface Args extends StudySetArgs {
   out: string;
@@ -68,27 +64,19 @@ async function main(): Promise<void> {
   const a = parseCommandLine(process.argv.slice(2));
   const detector = await loadDetector(a.model, { executionProviders: ['cpu'], threads: 0, batchSize: 4 }, { scoreThreshold: 0 });
   const w = new ClassifierDataWriter(a.out);
-  for (let s = 0; s < a.phantoms; s++) {
-    const study = generateStudy(a.phantomSeed * 1000 + s, { size: a.phantomSize });
-    const lesions = study.truth.lesions;
-    for (const c of await candidates(detector, study.volume, a)) {
-      const centre: [number, number, number] = [(c.bboxLPS[0] + c.bboxLPS[3]) / 2, (c.bboxLPS[1] + c.bboxLPS[4]) / 2, (c.bboxLPS[2] + c.bboxLPS[5]) / 2];
-      const hit = lesions.some((l) => iobb(c.bboxLPS, l.bboxLPS) >= 0.3);
-      const partial = !hit && lesions.some((l) => inside(l.bboxLPS, centre));
-      w.add(study.volume, c.bboxLPS, c.score, hit ? 1 : partial ? -1 : 0, { study: study.name, kind: 'phantom', why: hit ? 'lesion' : partial ? 'partial' : 'phantom-anatomy' });
+  await forEachStudy(a, async (name, volume, truth, origin) => {
+    const cands = await candidates(detector, volume, a);
+    if (origin.kind === 'inserted') labelReal(w, volume, truth, cands, a, { study: name, kind: 'inserted', background: origin.background });
+    else {
+      for (const c of cands) {
+        const centre: [number, number, number] = [(c.bboxLPS[0] + c.bboxLPS[3]) / 2, (c.bboxLPS[1] + c.bboxLPS[4]) / 2, (c.bboxLPS[2] + c.bboxLPS[5]) / 2];
+        const hit = truth.lesions.some((l) => iobb(c.bboxLPS, l.bboxLPS) >= 0.3);
+        const partial = !hit && truth.lesions.some((l) => inside(l.bboxLPS, centre));
+        w.add(volume, c.bboxLPS, c.score, hit ? 1 : partial ? -1 : 0, { study: name, kind: 'phantom', why: hit ? 'lesion' : partial ? 'partial' : 'phantom-anatomy' });
+      }
     }
-    process.stderr.write(`phantom ${study.name}: ${JSON.stringify(w.counts)}\n`);
-  }
-  const cfg = loadConfig({});
-  for (const bg of a.backgrounds) {
-    const loaded = await loadSelectedVolume(bg, cfg.selection);
-    const name = path.basename(path.resolve(bg));
-    for (let s = 0; s < a.inserted; s++) {
-      const ins = insertLesions(loaded.volume, a.insertSeed * 1000 + s, { backgroundName: name });
-      labelReal(w, ins.volume, ins.truth, await candidates(detector, ins.volume, a), a, { study: ins.name, kind: 'inserted', background: name });
-      process.stderr.write(`${ins.name}: ${JSON.stringify(w.counts)}\n`);
-    }
-  }
+    process.stderr.write(`${origin.kind === 'phantom' ? 'phantom ' : ''}${name}: ${JSON.stringify(w.counts)}\n`);
+  });
   await detector.dispose();
   w.close();
   process.stdout.write(`${a.out}: ${JSON.stringify(w.counts)}\n`);

@@ -23,10 +23,10 @@ import { loadSelectedVolume } from '../src/dicom/load-folder';
 import { DEFAULT_EVAL, evaluate, iobb } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
 import { annotatedExtentMm, bestHit, formatMeasurement, measureLesions, summariseMeasurement } from '../src/eval/measurement';
-import { insertLesions } from '../src/synth/insert-lesions';
 import { writeTruth } from '../src/synth/write-raw';
 import { countOption, parseOptions } from './args';
 import { DEFAULT_DATA, realStudies, VALIDATION_STUDIES } from './real-ct-studies';
+import { forEachStudy } from './study-set';
 
 interface Args {
   model: string;
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     for (const dir of realStudies(args.data)) rows.push(await realRow(detector, dir, path.relative(args.data, dir), cfg.selection, op));
     console.log(formatRealRows(rows));
   }
-  const froc = args.inserted > 0 ? await heldOutStyle(detector, args, cfg.selection) : undefined;
+  const froc = args.inserted > 0 ? await heldOutStyle(detector, args) : undefined;
   await detector.dispose();
   const result = { model: describe, operatingPoint: op, real: rows, heldOutStyle: froc, command: `node -r tsx/cjs scripts/evaluate-real-ct.ts ${process.argv.slice(2).join(' ')}`, date: new Date().toISOString() };
   if (args.json) fs.writeFileSync(args.json, JSON.stringify(result, null, 1) + '\n');
@@ -137,28 +137,22 @@ function formatRealRows(rows: RealRow[]): string {
   return out.join('\n');
 }
 
-async function heldOutStyle(detector: Detector, args: Args, selection: ReturnType<typeof loadConfig>['selection']) {
+async function heldOutStyle(detector: Detector, args: Args) {
   const truths: TruthStudy[] = [];
   const findings: Findings[] = [];
-  for (const name of VALIDATION_STUDIES) {
-    const dir = path.join(args.data, name);
-    const loaded = await loadSelectedVolume(dir, selection);
-    const annotated = readTruth(dir)?.studies.find((s) => s.studyInstanceUID === loaded.volume.studyInstanceUID)?.lesions ?? [];
-    for (let s = 0; s < args.inserted; s++) {
-      const seed = args.seed * 1000 + s;
-      const ins = insertLesions(loaded.volume, seed, { annotated, backgroundName: name });
-      const { findings: f } = await detector.detect(ins.volume);
-      truths.push(ins.truth);
-      findings.push(f);
-      if (args.out) {
-        const d = path.join(args.out, ins.name);
-        writeTruth({ seed, truth: ins.truth }, d);
-        fs.writeFileSync(path.join(d, 'findings.json'), JSON.stringify(f, null, 1));
-      }
-      const hit = ins.truth.lesions.filter((l) => f.lesions.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= DEFAULT_EVAL.iobbThreshold)).length;
-      process.stderr.write(`${ins.name}: ${ins.truth.lesions.length} lesions (${ins.truth.lesions.map((l) => l.type).join(', ')}), ${hit} hit by any of ${f.lesions.length} candidates\n`);
+  const set = { phantomSeed: 0, phantoms: 0, phantomSize: 0, backgrounds: VALIDATION_STUDIES.map((n) => path.join(args.data, n)), insertSeed: args.seed, inserted: args.inserted };
+  await forEachStudy(set, async (name, volume, truth, origin) => {
+    const { findings: f } = await detector.detect(volume);
+    truths.push(truth);
+    findings.push(f);
+    if (args.out) {
+      const d = path.join(args.out, name);
+      writeTruth({ seed: origin.seed, truth }, d);
+      fs.writeFileSync(path.join(d, 'findings.json'), JSON.stringify(f, null, 1));
     }
-  }
+    const hit = truth.lesions.filter((l) => f.lesions.some((p) => iobb(p.bboxLPS, l.bboxLPS) >= DEFAULT_EVAL.iobbThreshold)).length;
+    process.stderr.write(`${name}: ${truth.lesions.length} lesions (${truth.lesions.map((l) => l.type).join(', ')}), ${hit} hit by any of ${f.lesions.length} candidates\n`);
+  });
   const result = evaluate(truths, findings);
   console.log(`held-out style: lesions inserted into ${VALIDATION_STUDIES.join(', ')} (insertion seeds ${args.seed}*1000+0..${args.inserted - 1}), real annotated lesions counted too`);
   console.log(formatEvalTable(result));

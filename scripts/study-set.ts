@@ -12,10 +12,17 @@ import { insertLesions } from '../src/synth/insert-lesions';
 import { generateStudy } from '../src/synth/study';
 import type { StudySetArgs } from './args';
 
-export async function forEachStudy(a: StudySetArgs, run: (name: string, volume: Volume, truth: TruthStudy) => Promise<void>): Promise<void> {
+/** Where a study of the set came from: a phantom, or lesions inserted into a real background; seed = its study seed. */
+export type StudyOrigin = { kind: 'phantom'; seed: number } | { kind: 'inserted'; background: string; seed: number };
+
+export async function forEachStudy(
+  a: Pick<StudySetArgs, 'phantomSeed' | 'phantoms' | 'phantomSize' | 'backgrounds' | 'insertSeed' | 'inserted'>,
+  run: (name: string, volume: Volume, truth: TruthStudy, origin: StudyOrigin) => Promise<void>,
+): Promise<void> {
   for (let s = 0; s < a.phantoms; s++) {
-    const st = generateStudy(a.phantomSeed * 1000 + s, { size: a.phantomSize });
-    await run(st.name, st.volume, st.truth);
+    const seed = a.phantomSeed * 1000 + s;
+    const st = generateStudy(seed, { size: a.phantomSize });
+    await run(st.name, st.volume, st.truth, { kind: 'phantom', seed });
   }
   const cfg = loadConfig({});
   for (const bg of a.backgrounds) {
@@ -26,8 +33,9 @@ export async function forEachStudy(a: StudySetArgs, run: (name: string, volume: 
       ? (JSON.parse(fs.readFileSync(truthFile, 'utf8')).studies.find((t: TruthStudy) => t.studyInstanceUID === loaded.volume.studyInstanceUID)?.lesions ?? [])
       : [];
     for (let s = 0; s < a.inserted; s++) {
-      const ins = insertLesions(loaded.volume, a.insertSeed * 1000 + s, { annotated, backgroundName: name });
-      await run(ins.name, ins.volume, ins.truth);
+      const seed = a.insertSeed * 1000 + s;
+      const ins = insertLesions(loaded.volume, seed, { annotated, backgroundName: name });
+      await run(ins.name, ins.volume, ins.truth, { kind: 'inserted', background: name, seed });
     }
   }
 }

@@ -25,9 +25,7 @@ ins "$S/backgrounds/acrin-flt-breast-013" "$D/val-ins" 8301 5   # validation (th
 phantoms "$D/phantom-4" 4 64
 # lens-ulb 0.3.0 (the model in git at commit 6771531) mines the real anatomy and is the starting point.
 M3="$R/lens-ulb-0.3.0"
-mkdir -p "$M3"
-git show 6771531:models/lens-ulb/model.onnx > "$M3/model.onnx"
-git show 6771531:models/lens-ulb/model.json > "$M3/model.json"
+model_from_git 6771531 "$M3"
 # The LENS rule and the hard negatives, from lens-ulb 0.3.0 on each background (written into the truth files).
 nice -n 10 node -r tsx/cjs scripts/detector-mining.ts --backgrounds "$(echo $BACKGROUNDS | tr ' ' ,)" \
   --data "$D/train-ins,$D/train-ins-lung" --model "$M3" --ignore-top 3 --ignore-score 0.5

@@ -30,8 +30,11 @@ phantoms "$D/phantom-6" 6 64
 # The LENS rule and the hard negatives of lens-ulb 0.4.0 (the shipped model, stage 5's pick) on each background:
 # whatever it reports (score >= its operating point 0.455), and its top 3, are ignore regions (maybe real lesions
 # nobody labelled); its other candidates >= 0.15 are hard negatives.
+# (lens-ulb 0.4.0 from git: models/lens-ulb is 0.5.0 since.)
+M4="$R/lens-ulb-0.4.0"
+model_from_git 1929100 "$M4"
 nice -n 10 node -r tsx/cjs scripts/detector-mining.ts --backgrounds "$(echo $BACKGROUNDS | tr ' ' ,)" \
-  --data "$D/train-ins" --model models/lens-ulb --ignore-top 3 --ignore-score 0.455
+  --data "$D/train-ins" --model "$M4" --ignore-top 3 --ignore-score 0.455
 [ "${STAGE:-}" = data ] && exit 0
 
 nice -n 10 "$PY" models/training/train.py --train "$D5/phantom-4,$D/phantom-6" --real "$D5/train-ins,$D5/train-ins-lung,$D/train-ins" \

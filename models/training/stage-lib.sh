@@ -1,6 +1,14 @@
 # Sourced by the reproduce-stage*.sh scripts (from the repository root): idempotent generation of their raw training
 # data (a marker file per finished set, so that a rerun skips what is complete) and the validation of kept checkpoints.
 
+# model_from_git COMMIT DIR: models/lens-ulb as it was at COMMIT (an earlier shipped version), into DIR, so that a
+# rerun mines or compares with that version whatever models/lens-ulb holds now.
+model_from_git() {
+  mkdir -p "$2"
+  git show "$1:models/lens-ulb/model.onnx" > "$2/model.onnx"
+  git show "$1:models/lens-ulb/model.json" > "$2/model.json"
+}
+
 # ins BACKGROUND OUT SEED STUDIES [lens synth options]: synthetic lesions inserted into a real background.
 ins() {
   local bg=$1 out=$2 seed=$3 n=$4; shift 4

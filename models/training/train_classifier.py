@@ -3,7 +3,8 @@
   /usr/bin/python3 models/training/train_classifier.py --train models/training/data/fpr/train \
       --val models/training/data/fpr/val --out models/training/runs/fpr --epochs 61 [--seed 0]
 
-Balanced batches (half positives: lesions are rare among candidates), random flips of the crops along the three
+Balanced batches (half positives: lesions are rare among candidates; of the negatives, --hard-fraction drawn from
+those the detector scored at least --hard-score, which uniform draws would rarely meet), random flips of the crops along the three
 axes (lesion-agnostic symmetries), BCE loss, AdamW. Ignored candidates (label -1) are left out. Validation AUC and
 the validation candidates' outputs are kept per epoch; the best-AUC epoch is written to <out>/best.pt.
 Training stops at an epoch count (never a clock, so that a slower machine trains the same model); --max-minutes only
@@ -33,6 +34,13 @@ def auc(scores, labels):
     return float(((neg - neg_above[l == 1]).sum()) / (pos * neg))
 
 
+def batch_indices(rng, pos, neg, hard, batch, hard_fraction):
+    """One batch: half lesions; of the negatives, hard_fraction (rounded) from the high-scoring ones when there are any."""
+    n_neg = batch - batch // 2
+    n_hard = int(round(hard_fraction * n_neg)) if len(hard) else 0
+    return np.concatenate([rng.choice(pos, batch // 2), rng.choice(neg, n_neg - n_hard), rng.choice(hard, n_hard)]).astype(np.int64)
+
+
 def to_tensors(crops, feats):
     return torch.from_numpy(crops.astype(np.float32) / 255.0), torch.from_numpy(feats)
 
@@ -60,6 +68,8 @@ def main():
     ap.add_argument('--width', type=int, default=12)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--hard-fraction', type=float, default=0.0, help='share of each batch\'s negatives drawn from the high-scoring ones')
+    ap.add_argument('--hard-score', type=float, default=0.5, help='detector score (feature 0) from which a negative is high-scoring')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -68,7 +78,8 @@ def main():
     tc, tf, tl, _ = load(a.train)
     vc, vf, vl, _ = load(a.val)
     pos, neg = np.flatnonzero(tl == 1), np.flatnonzero(tl == 0)
-    print(f'train {len(tl)} candidates ({len(pos)} lesions), val {len(vl)} ({int(vl.sum())} lesions)', flush=True)
+    hard = np.flatnonzero((tl == 0) & (tf[:, 0] >= a.hard_score))
+    print(f'train {len(tl)} candidates ({len(pos)} lesions, {len(hard)} negatives scoring >= {a.hard_score}), val {len(vl)} ({int(vl.sum())} lesions)', flush=True)
     model = ProposalNet(a.width)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     lossf = torch.nn.BCEWithLogitsLoss()
@@ -80,7 +91,7 @@ def main():
         model.train()
         total = 0.0
         for _ in range(a.iters_per_epoch):
-            idx = np.concatenate([rng.choice(pos, a.batch // 2), rng.choice(neg, a.batch - a.batch // 2)])
+            idx = batch_indices(rng, pos, neg, hard, a.batch, a.hard_fraction)
             c, f = to_tensors(tc[idx], tf[idx])
             for axis in (2, 3, 4):
                 flip = torch.from_numpy(rng.random(len(idx)) < 0.5)

@@ -78,10 +78,11 @@ export function register(program: Command): void {
     .description('write a harvest dataset as proposal-classifier training data (readers\' labels, hard negatives; completely annotated studies apart, for calibration) for models/training/train_classifier.py')
     .requiredOption('--harvest <dir>', 'the harvest dataset (lens harvest --out)')
     .requiredOption('--out <dir>', 'a new folder: train/, calibration/, classifier-set.json')
-    .action(async (opts: { harvest: string; out: string }) => {
+    .option('--unlabeled-as-negatives', 'positive-unlabeled learning: every unmatched candidate of a partly annotated study is a negative (the classifier must then harvest another archive)')
+    .action(async (opts: { harvest: string; out: string; unlabeledAsNegatives?: boolean }) => {
       const cfg = config();
       if (!fs.existsSync(path.join(opts.harvest, 'studies'))) throw new UserError(`--harvest ${opts.harvest} is not a harvest dataset (no studies/ folder)`);
-      const s = await exportClassifierSet(new HarvestDataset(opts.harvest), opts.out, cfg.selection, sourcesOf(cfg), (uid, outcome) => process.stdout.write(`${uid}: ${outcome}\n`));
+      const s = await exportClassifierSet(new HarvestDataset(opts.harvest), opts.out, cfg.selection, sourcesOf(cfg), (uid, outcome) => process.stdout.write(`${uid}: ${outcome}\n`), opts.unlabeledAsNegatives ? 'negative' : 'left-out');
       const c = (p: 'train' | 'calibration') => `${s.studies[p]} studies, ${s.candidates[p].pos} lesion candidates, ${s.candidates[p].neg} others`;
       process.stdout.write(`classifier set ${opts.out}: train ${c('train')}; calibration (completely annotated) ${c('calibration')}; ${s.notAnalysed} not analysed\n`);
       if (!s.candidates.train.pos || !s.candidates.calibration.pos)

@@ -6,6 +6,10 @@
  *   train/        studies that are not completely annotated: candidates matching a reader's label are lesions (1);
  *                 hard negatives below the low threshold or rejected by a reader are not (0); harvested and
  *                 uncertain candidates are left out (nobody knows them: that is what the harvest is asking).
+ *                 With `unlabeled: 'negative'` every unmatched candidate is a 0 instead (positive-unlabeled
+ *                 learning, Elkan & Noto 2008: when the readers' choice of what to mark does not depend on the
+ *                 candidate's look, a classifier of labeled versus unlabeled ranks candidates as one of lesion versus
+ *                 not; it must then score another archive, or other studies, than the ones it learned from).
  *   calibration/  completely annotated studies: matched candidates 1, every other 0. Never trained on: the training's
  *                 checkpoint choice (validation AUC) and the harvest's thresholds are chosen on these.
  *
@@ -28,21 +32,27 @@ export interface ClassifierSample {
   why: string;
 }
 
-/** Which part a record's candidates go to, and each one's label; candidates nobody knows are not samples. */
-export function classifierSamples(record: HarvestRecord): { part: ClassifierSetPart; samples: ClassifierSample[] } {
+/** What the unmatched candidates of partly annotated studies above the low threshold are: left out, or negatives. */
+export type UnlabeledCandidates = 'left-out' | 'negative';
+
+/** Which part a record's candidates go to, and each one's label; candidates nobody knows are not samples unless `unlabeled` makes them negatives. */
+export function classifierSamples(record: HarvestRecord, unlabeled: UnlabeledCandidates = 'left-out'): { part: ClassifierSetPart; samples: ClassifierSample[] } {
   const lesion = (candidate: RecordedCandidate): ClassifierSample => ({ candidate, label: 1, why: 'reader-label' });
   if (record.completelyAnnotated.value) {
     const others = [...record.harvested, ...record.uncertain, ...record.hardNegatives];
     return { part: 'calibration', samples: [...record.matched.map(lesion), ...others.map((candidate) => ({ candidate, label: 0 as const, why: 'complete-study' }))] };
   }
-  const negatives = record.hardNegatives
+  const negatives: ClassifierSample[] = record.hardNegatives
     .filter((c) => c.why === 'below-low' || c.why === 'rejected-by-reader')
     .map((candidate) => ({ candidate, label: 0 as const, why: candidate.why! }));
+  if (unlabeled === 'negative')
+    negatives.push(...[...record.harvested, ...record.uncertain].map((candidate) => ({ candidate, label: 0 as const, why: 'unlabeled' })));
   return { part: 'train', samples: [...record.matched.map(lesion), ...negatives] };
 }
 
 export interface ClassifierSetSummary {
   dataset: string;
+  unlabeled: UnlabeledCandidates;
   modelVersions: HarvestRecord['modelVersions'][];
   studies: Record<ClassifierSetPart, number>;
   candidates: Record<ClassifierSetPart, { pos: number; neg: number }>;
@@ -58,11 +68,12 @@ export async function exportClassifierSet(
   rules: SelectionRules,
   sourceFor: (record: HarvestRecord) => StudySource,
   onStudy?: (studyInstanceUID: string, outcome: string) => void,
+  unlabeled: UnlabeledCandidates = 'left-out',
 ): Promise<ClassifierSetSummary> {
   if (fs.existsSync(out)) throw new TrainingSetError(`${out} exists: a classifier set is written once, into a new folder`);
   const writers = { train: new ClassifierDataWriter(path.join(out, 'train')), calibration: new ClassifierDataWriter(path.join(out, 'calibration')) };
   const summary: ClassifierSetSummary = {
-    dataset: path.resolve(dataset.dir), modelVersions: [], studies: { train: 0, calibration: 0 },
+    dataset: path.resolve(dataset.dir), unlabeled, modelVersions: [], studies: { train: 0, calibration: 0 },
     candidates: { train: { pos: 0, neg: 0 }, calibration: { pos: 0, neg: 0 } }, notAnalysed: 0, calibrationStudies: [],
   };
   try {
@@ -72,7 +83,7 @@ export async function exportClassifierSet(
         continue;
       }
       if (!summary.modelVersions.some((m) => JSON.stringify(m) === JSON.stringify(record.modelVersions))) summary.modelVersions.push(record.modelVersions);
-      const { part, samples } = classifierSamples(record);
+      const { part, samples } = classifierSamples(record, unlabeled);
       summary.studies[part]++;
       if (part === 'calibration') summary.calibrationStudies.push(record.studyInstanceUID);
       if (!samples.length) continue;

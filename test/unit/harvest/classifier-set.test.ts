@@ -21,8 +21,8 @@ function record(complete: boolean): HarvestRecord {
   } as unknown as HarvestRecord;
 }
 
-const summary = (r: HarvestRecord) => {
-  const { part, samples } = classifierSamples(r);
+const summary = (r: HarvestRecord, unlabeled: 'left-out' | 'negative' = 'left-out') => {
+  const { part, samples } = classifierSamples(r, unlabeled);
   return { part, samples: samples.map((s) => [s.candidate.id, s.label, s.why]) };
 };
 
@@ -31,6 +31,14 @@ test('a partly annotated study trains the classifier on its readers\' labels and
     part: 'train',
     samples: [[1, 1, 'reader-label'], [2, 0, 'rejected-by-reader'], [4, 0, 'below-low']],
   });
+});
+
+test('positive-unlabeled learning: every unmatched candidate of a partly annotated study is a negative, harvested and uncertain ones included', () => {
+  expect(summary(record(false), 'negative')).toEqual({
+    part: 'train',
+    samples: [[1, 1, 'reader-label'], [2, 0, 'rejected-by-reader'], [4, 0, 'below-low'], [3, 0, 'unlabeled'], [5, 0, 'unlabeled']],
+  });
+  expect(summary(record(true), 'negative')).toEqual(summary(record(true)));
 });
 
 test('a completely annotated study is kept apart for calibration, every unmatched candidate a negative', () => {

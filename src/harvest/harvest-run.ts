@@ -23,7 +23,7 @@ import { renderKeySlicePng, windowForLesionType } from '../server/key-slice-png'
 import type { HarvestArchive } from './archives';
 import { DATASET_FORMAT, type HarvestDataset, type HarvestRecord, type ModelVersions, type RecordedAnnotation, type RecordedCandidate, type RunRecord } from './dataset';
 import { placeAnnotation } from './label-boxes';
-import { chooseThresholds, classifyCandidates, proposeCandidates, type LabeledSample, type ProposalOptions, type ThresholdPolicy, type Thresholds } from './proposals';
+import { chooseThresholds, classifyCandidates, proposeCandidates, thresholdsWarning, type LabeledSample, type ProposalOptions, type ThresholdPolicy, type Thresholds } from './proposals';
 import { studyAnnotations, type SrFinding, type StudyAnnotations } from './sr-labels';
 
 export interface HarvestDeps {
@@ -119,6 +119,8 @@ export async function runHarvest(d: HarvestDeps): Promise<RunRecord> {
       if (!p.complete.value && !thresholds) {
         thresholds = thresholdsFromDataset(d.dataset, models, d.policy);
         run.thresholds = thresholds;
+        const warning = thresholdsWarning(thresholds, d.policy);
+        if (warning) log.warn(`harvest: ${warning}`, { runId: run.runId });
         d.dataset.writeRun(run);
       }
       const bytesBefore = d.archive.meter?.total ?? 0;

@@ -156,6 +156,16 @@ export function chooseThresholds(samples: LabeledSample[], studies: number, poli
   };
 }
 
+/**
+ * What a PACS administrator must hear when the thresholds could not be chosen on completely annotated studies: the
+ * defaults are the classifier's operating point for reporting findings, not a precision chosen for training data
+ * (on the real CT of ../shared/data/ct they harvested 4 false lesions of 5, docs/harvest.md).
+ */
+export function thresholdsWarning(t: Thresholds, policy: Pick<ThresholdPolicy, 'minCandidates'>): string | undefined {
+  if (t.method !== 'defaults') return undefined;
+  return `the thresholds are the defaults (high ${t.high ?? 'none'}, low ${t.low}): fewer than ${policy.minCandidates} candidates of completely annotated studies to choose them on; mark some studies as completely annotated (docs/harvest.md), and have a radiologist check the harvested lesions before training on them`;
+}
+
 export type CandidateStatus = 'label' | 'harvested' | 'hard-negative' | 'uncertain';
 
 export interface ClassifiedCandidate extends Candidate {

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { BoxLPS } from '../../../src/detect/findings';
 import { DATASET_FORMAT, HarvestDataset, type HarvestRecord } from '../../../src/harvest/dataset';
 import { thresholdsFromDataset } from '../../../src/harvest/harvest-run';
-import { chooseThresholds, classifyCandidates, matches, type Candidate } from '../../../src/harvest/proposals';
+import { chooseThresholds, thresholdsWarning, classifyCandidates, matches, type Candidate } from '../../../src/harvest/proposals';
 
 const box = (x: number, y: number, z: number, s = 10): BoxLPS => [x, y, z, x + s, y + s, z + s];
 const candidate = (id: number, b: BoxLPS, score: number): Candidate => ({
@@ -55,6 +55,13 @@ describe('choosing the thresholds on the completely annotated studies', () => {
     const samples = Array.from({ length: 10 }, (_, i) => ({ score: i / 10, lesion: i % 2 === 0 }));
     expect(chooseThresholds(samples, 1, { ...policy, minPrecision: 1 }).high).toBeNull();
     expect(chooseThresholds(samples.slice(0, 3), 1, policy)).toEqual({ ...policy.defaults, method: 'defaults' });
+  });
+
+  test('thresholds that fall back to the defaults are said aloud; chosen ones are not', () => {
+    const samples = Array.from({ length: 10 }, (_, i) => ({ score: i / 10, lesion: i % 2 === 0 }));
+    const defaults = chooseThresholds(samples.slice(0, 3), 1, policy);
+    expect(thresholdsWarning(defaults, policy)).toMatch(new RegExp(`are the defaults \\(high ${policy.defaults.high}, low ${policy.defaults.low}\\): fewer than ${policy.minCandidates} candidates of completely annotated studies`));
+    expect(thresholdsWarning(chooseThresholds(samples, 1, { ...policy, minCandidates: 5 }), policy)).toBeUndefined();
   });
 
   test('the dataset\'s completely annotated records of the same models are the samples', () => {

@@ -18,10 +18,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load';
 import { loadDetector, type Detector } from '../src/detect/detector';
-import type { Findings, Lesion, TruthFile, TruthStudy } from '../src/detect/findings';
+import type { Findings, Lesion, TruthStudy } from '../src/detect/findings';
 import { loadSelectedVolume } from '../src/dicom/load-folder';
 import { DEFAULT_EVAL, evaluate, iobb } from '../src/eval/froc';
 import { formatEvalTable } from '../src/eval/format';
+import { annotatedLesions } from '../src/eval/load-tree';
 import { annotatedExtentMm, bestHit, formatMeasurement, measureLesions, summariseMeasurement } from '../src/eval/measurement';
 import { writeTruth } from '../src/synth/write-raw';
 import { countOption, parseOptions } from './args';
@@ -57,11 +58,6 @@ function parseCommandLine(argv: string[]): Args {
     record: o.record,
     recordManifest: o['record-manifest'] ?? 'models/lens-fpr/model.json',
   };
-}
-
-function readTruth(dir: string): TruthFile | undefined {
-  const f = path.join(dir, 'truth.json');
-  return fs.existsSync(f) ? (JSON.parse(fs.readFileSync(f, 'utf8')) as TruthFile) : undefined;
 }
 
 interface RealRow {
@@ -115,8 +111,7 @@ async function realRow(detector: Detector, dir: string, study: string, selection
   }
   const { findings } = await detector.detect(loaded.volume);
   const reported = findings.lesions.filter((l) => l.score >= op);
-  const truth = readTruth(dir)?.studies.find((s) => s.studyInstanceUID === loaded.volume.studyInstanceUID);
-  const lesions = (truth?.lesions ?? []).map((l) => {
+  const lesions = annotatedLesions(dir, loaded.volume.studyInstanceUID).map((l) => {
     const at = locate(findings.lesions, l);
     return { type: String(l.type), ...at, higherFalse: at.rank === null ? null : at.rank - 1, annotatedExtentMm: Math.round(annotatedExtentMm(l) * 10) / 10 };
   });

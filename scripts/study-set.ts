@@ -2,11 +2,11 @@
  * The studies a study-set command line names (scripts/args.ts STUDY_SET_OPTIONS): phantoms of one seed, then each
  * background with lesions inserted (its own annotated lesions, if it has a truth.json, counted as truth too).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/load';
-import type { TruthLesion, TruthStudy } from '../src/detect/findings';
+import type { TruthStudy } from '../src/detect/findings';
 import { loadSelectedVolume } from '../src/dicom/load-folder';
+import { annotatedLesions } from '../src/eval/load-tree';
 import type { Volume } from '../src/dicom/volume';
 import { insertLesions } from '../src/synth/insert-lesions';
 import { generateStudy } from '../src/synth/study';
@@ -28,10 +28,7 @@ export async function forEachStudy(
   for (const bg of a.backgrounds) {
     const loaded = await loadSelectedVolume(bg, cfg.selection);
     const name = path.basename(path.resolve(bg));
-    const truthFile = path.join(bg, 'truth.json');
-    const annotated: TruthLesion[] = fs.existsSync(truthFile)
-      ? (JSON.parse(fs.readFileSync(truthFile, 'utf8')).studies.find((t: TruthStudy) => t.studyInstanceUID === loaded.volume.studyInstanceUID)?.lesions ?? [])
-      : [];
+    const annotated = annotatedLesions(bg, loaded.volume.studyInstanceUID);
     for (let s = 0; s < a.inserted; s++) {
       const seed = a.insertSeed * 1000 + s;
       const ins = insertLesions(loaded.volume, seed, { annotated, backgroundName: name });

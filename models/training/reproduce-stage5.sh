@@ -12,11 +12,10 @@ D=models/training/data/s5
 R=models/training/runs/stage5
 S=../shared/data/ct
 PY=/usr/bin/python3   # Debian's python with torch
-BACKGROUNDS="$S/backgrounds/cmb-crc-msb-01068 $S/backgrounds/acrin-flt-breast-001 $S/backgrounds/lungfcp-01-0001 $S/pancreas-ct-cb-001"
 mkdir -p "$D" "$R"
 
 source models/training/stage-lib.sh
-for bg in $BACKGROUNDS; do
+for bg in $TRAINING_BACKGROUNDS; do
   ins "$bg" "$D/train-ins" 8401 5 --lesions 3-6
   ins "$bg" "$D/train-ins-lung" 8402 3 --lesions 3-6 --mix lung_nodule=4,liver_lesion=1,lymph_node=1,soft_tissue=1,bone_lesion=1
   ins "$bg" "$D/train-ins" 8403 7 --lesions 3-6
@@ -27,7 +26,7 @@ phantoms "$D/phantom-4" 4 64
 M3="$R/lens-ulb-0.3.0"
 model_from_git 6771531 "$M3"
 # The LENS rule and the hard negatives, from lens-ulb 0.3.0 on each background (written into the truth files).
-nice -n 10 node -r tsx/cjs scripts/detector-mining.ts --backgrounds "$(echo $BACKGROUNDS | tr ' ' ,)" \
+nice -n 10 node -r tsx/cjs scripts/detector-mining.ts --backgrounds "$(echo $TRAINING_BACKGROUNDS | tr ' ' ,)" \
   --data "$D/train-ins,$D/train-ins-lung" --model "$M3" --ignore-top 3 --ignore-score 0.5
 [ "${STAGE:-}" = data ] && exit 0
 

@@ -15,14 +15,12 @@ D5=models/training/data/s5
 D=models/training/data/s6
 R5=models/training/runs/stage5
 R=models/training/runs/stage6
-S=../shared/data/ct
 PY=/usr/bin/python3   # Debian's python with torch
-BACKGROUNDS="$S/backgrounds/cmb-crc-msb-01068 $S/backgrounds/acrin-flt-breast-001 $S/backgrounds/lungfcp-01-0001 $S/pancreas-ct-cb-001"
 [ -f "$R5/it-1500.pt" ] || { echo "reproduce-stage6: run models/training/reproduce-stage5.sh first (needs $R5/it-1500.pt)" >&2; exit 1; }
 mkdir -p "$D" "$R"
 
 source models/training/stage-lib.sh
-for bg in $BACKGROUNDS; do
+for bg in $TRAINING_BACKGROUNDS; do
   ins "$bg" "$D/train-ins" 8411 5 --lesions 3-6
   ins "$bg" "$D/train-ins" 8412 5 --lesions 3-6 --mix lung_nodule=1,liver_lesion=1,lymph_node=3,soft_tissue=3,bone_lesion=3
 done
@@ -33,7 +31,7 @@ phantoms "$D/phantom-6" 6 64
 # (lens-ulb 0.4.0 from git: models/lens-ulb is 0.5.0 since.)
 M4="$R/lens-ulb-0.4.0"
 model_from_git 1929100 "$M4"
-nice -n 10 node -r tsx/cjs scripts/detector-mining.ts --backgrounds "$(echo $BACKGROUNDS | tr ' ' ,)" \
+nice -n 10 node -r tsx/cjs scripts/detector-mining.ts --backgrounds "$(echo $TRAINING_BACKGROUNDS | tr ' ' ,)" \
   --data "$D/train-ins" --model "$M4" --ignore-top 3 --ignore-score 0.455
 [ "${STAGE:-}" = data ] && exit 0
 

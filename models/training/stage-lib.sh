@@ -1,6 +1,10 @@
 # Sourced by the reproduce-stage*.sh scripts (from the repository root): idempotent generation of their raw training
 # data (a marker file per finished set, so that a rerun skips what is complete) and the validation of kept checkpoints.
 
+# The real studies the detector trains on (lesions inserted; their own detections mined): never lung-dx-a0001 or
+# lidc-idri-0314 (validation only), nor acrin-flt-breast-013 (the validation background).
+TRAINING_BACKGROUNDS="../shared/data/ct/backgrounds/cmb-crc-msb-01068 ../shared/data/ct/backgrounds/acrin-flt-breast-001 ../shared/data/ct/backgrounds/lungfcp-01-0001 ../shared/data/ct/pancreas-ct-cb-001"
+
 # model_from_git COMMIT DIR: models/lens-ulb as it was at COMMIT (an earlier shipped version), into DIR, so that a
 # rerun mines or compares with that version whatever models/lens-ulb holds now.
 model_from_git() {

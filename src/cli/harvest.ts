@@ -9,7 +9,7 @@ import { ProposalClassifier } from '../detect/proposal-classifier';
 import { DicomWebArchive, FolderArchive, parseDate, readStudyList, type DateWindow, type HarvestArchive } from '../harvest/archives';
 import { HarvestDataset } from '../harvest/dataset';
 import { runHarvest } from '../harvest/harvest-run';
-import { thresholdPolicy, thresholdsWarning } from '../harvest/proposals';
+import { thresholdPolicy } from '../harvest/proposals';
 import { DicomWebClient } from '../pacs/dicomweb';
 import { UserError } from './errors';
 
@@ -64,8 +64,6 @@ export function register(program: Command): void {
             `${c.labels} existing labels, ${c.harvested} harvested lesions, ${c.hardNegatives} hard negatives, ${c.uncertain} uncertain; ${(c.pacsBytesRead / 1e6).toFixed(1)} MB pixel data from the PACS` +
             (t ? `; thresholds high ${t.high ?? 'none'} low ${t.low} (${t.method})` : '') + '\n',
         );
-        const warning = t && thresholdsWarning(t, thresholdPolicy(cfg.harvest, classifier));
-        if (warning) process.stdout.write(`warning: ${warning}\n`);
         if (c.failed) process.exitCode = 1;
       } finally {
         await detector.dispose();

@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../config/load';
-import type { TruthFile, TruthLesion } from '../detect/findings';
 import { loadSelectedVolume } from '../dicom/load-folder';
+import { annotatedLesions } from '../eval/load-tree';
 import { insertedDicomStudy, insertLesions, INSERT_MIX } from '../synth/insert-lesions';
 import type { LesionMix } from '../synth/lesions';
 import { writeStudyRaw, writeTruth } from '../synth/write-raw';
@@ -51,12 +51,4 @@ export async function runInsert(o: InsertCliOptions): Promise<void> {
     const inserted = ins.truth.lesions.filter((l) => l.origin === 'inserted');
     process.stdout.write(`${dir}: ${inserted.length} lesions inserted (${inserted.map((l) => l.type).join(', ')}), noise ${ins.truth.background.noiseSd} HU\n`);
   }
-}
-
-/** Lesions of the background's own truth.json (e.g. lung-dx-a0001's tumour) for this study, else none. */
-function annotatedLesions(dir: string, studyInstanceUID: string): TruthLesion[] {
-  const file = path.join(dir, 'truth.json');
-  if (!fs.existsSync(file)) return [];
-  const t = JSON.parse(fs.readFileSync(file, 'utf8')) as TruthFile;
-  return t.studies.find((s) => s.studyInstanceUID === studyInstanceUID)?.lesions ?? [];
 }

@@ -1,7 +1,7 @@
 /** Reads the truth.json and findings.json files of a folder tree for `lens eval`. */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Findings, TruthFile, TruthStudy } from '../detect/findings';
+import type { Findings, TruthFile, TruthLesion, TruthStudy } from '../detect/findings';
 import { LensError } from '../errors';
 
 export class EvalInputError extends LensError {
@@ -32,6 +32,13 @@ function readJson(file: string): unknown {
   } catch (e) {
     throw new EvalInputError(`${file}: ${(e as Error).message}`);
   }
+}
+
+/** Lesions of a study folder's own truth.json (e.g. lung-dx-a0001's tumour) for this study, else none. */
+export function annotatedLesions(dir: string, studyInstanceUID: string): TruthLesion[] {
+  const file = path.join(dir, 'truth.json');
+  if (!fs.existsSync(file)) return [];
+  return (readJson(file) as TruthFile).studies.find((s) => s.studyInstanceUID === studyInstanceUID)?.lesions ?? [];
 }
 
 const isBox = (b: unknown) => Array.isArray(b) && b.length === 6 && b.every((v) => typeof v === 'number' && Number.isFinite(v));

@@ -32,3 +32,10 @@ def load(folder, keep_ignored=False):
         crops, feats, labels = crops[keep], feats[keep], labels[keep]
         meta = [m for m, k in zip(meta, keep) if k]
     return crops, feats, labels, meta
+
+
+def load_many(folders, keep_ignored=False):
+    """load() of each folder, concatenated in the order given (several archives' classifier sets as one)."""
+    parts = [load(f, keep_ignored) for f in folders]
+    return (np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]), [m for p in parts for m in p[3]])

@@ -3,6 +3,8 @@
   /usr/bin/python3 models/training/train_classifier.py --train models/training/data/fpr/train \
       --val models/training/data/fpr/val --out models/training/runs/fpr --epochs 61 [--seed 0]
 
+--train and --val take one folder or several (pooled in the order given: e.g. the classifier sets of several archives).
+
 Balanced batches (half positives: lesions are rare among candidates; of the negatives, --hard-fraction drawn from
 those the detector scored at least --hard-score, which uniform draws would rarely meet), random flips of the crops along the three
 axes (lesion-agnostic symmetries), BCE loss, AdamW. Ignored candidates (label -1) are left out. Validation AUC and
@@ -19,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from classifier_data import load
+from classifier_data import load_many
 from classifier_net import ProposalNet
 
 
@@ -57,8 +59,9 @@ def predict(model, crops, feats, batch=256):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--train', required=True)
-    ap.add_argument('--val', required=True)
+    # Several folders (e.g. the classifier sets of several archives) are pooled, in the order given.
+    ap.add_argument('--train', required=True, nargs='+')
+    ap.add_argument('--val', required=True, nargs='+')
     ap.add_argument('--out', required=True)
     ap.add_argument('--epochs', type=int, required=True)
     ap.add_argument('--max-minutes', type=float, default=0, help='a safety limit: abort with an error (exit 3)')
@@ -75,8 +78,8 @@ def main():
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
-    tc, tf, tl, _ = load(a.train)
-    vc, vf, vl, _ = load(a.val)
+    tc, tf, tl, _ = load_many(a.train)
+    vc, vf, vl, _ = load_many(a.val)
     pos, neg = np.flatnonzero(tl == 1), np.flatnonzero(tl == 0)
     hard = np.flatnonzero((tl == 0) & (tf[:, 0] >= a.hard_score))
     print(f'train {len(tl)} candidates ({len(pos)} lesions, {len(hard)} negatives scoring >= {a.hard_score}), val {len(vl)} ({int(vl.sum())} lesions)', flush=True)
@@ -111,7 +114,8 @@ def main():
         if v_auc > best:
             best = v_auc
             torch.save({'model': model.state_dict(), 'width': a.width, 'epoch': epoch}, os.path.join(a.out, 'best.pt'))
-    record = {'command': 'train_classifier.py ' + ' '.join(f'--{k.replace("_", "-")} {v}' for k, v in vars(a).items()),
+    arg = lambda v: ' '.join(v) if isinstance(v, list) else v  # noqa: E731
+    record = {'command': 'train_classifier.py ' + ' '.join(f'--{k.replace("_", "-")} {arg(v)}' for k, v in vars(a).items()),
               'trainCandidates': int(len(tl)), 'trainLesionCandidates': int(len(pos)), 'valCandidates': int(len(vl)),
               'valLesionCandidates': int(vl.sum()), 'bestValAuc': best, 'history': history}
     with open(os.path.join(a.out, 'record.json'), 'w') as f:

@@ -3,8 +3,8 @@
  * a few iterations of train.py, its ONNX export and manifest, which the runtime then parses and runs (`lens detect
  * --model` as a child process: onnxruntime-node's tensors do not cross jest's sandboxed typed arrays). Also checks
  * the training record (git commit, data set hashes as models/training/provenance.py documents them) and that the
- * time limit aborts instead of exporting whatever was reached, and runs the Python unit tests of the stage-5
- * training pieces (models/training/tests/test_stage5.py).
+ * time limit aborts instead of exporting whatever was reached, and runs the Python unit tests of the training
+ * pieces (models/training/tests/test_*.py).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -106,8 +106,8 @@ describe('Python training smoke (toy data)', () => {
     expect([...heads].sort()).toEqual(['deeplesion', 'luna']);
   });
 
-  it('passes the Python unit tests of the stage-5 and LENS pieces (ignore regions, domain randomisation, ONNX recovery, label scopes, mining)', () => {
-    const r = spawnSync(PYTHON, ['-m', 'unittest', 'tests/test_stage5.py', 'tests/test_lens.py'], { cwd: training, encoding: 'utf8' });
+  it('passes the Python unit tests of the stage-5, LENS and proposal classifier pieces (ignore regions, domain randomisation, ONNX recovery, label scopes, mining, batches, pooled sets)', () => {
+    const r = spawnSync(PYTHON, ['-m', 'unittest', 'tests/test_stage5.py', 'tests/test_lens.py', 'tests/test_train_classifier.py'], { cwd: training, encoding: 'utf8' });
     expect(r.stderr).toMatch(/Ran [1-9]\d* tests/);
     expect(r.status).toBe(0);
   });

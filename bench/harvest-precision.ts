@@ -7,7 +7,7 @@
  * at recall >= 0.60. Also prints the precision/recall the same candidates give at other high thresholds.
  *
  *   node -r tsx/cjs bench/harvest-precision.ts [--studies 40] [--seed 8001] [--complete-every 10] [--size 256]
- *     [--slices 40] [--thickness 5] [--orthanc] [--keep DIR] [--classifier models/lens-fpr]
+ *     [--slices 40] [--thickness 5] [--orthanc] [--keep DIR] [--classifier models/lens-fpr] [--detector models/lens-ulb]
  * --orthanc: the archive is stored in a real Orthanc and harvested over DICOMweb (otherwise from the folder).
  */
 import fs from 'node:fs';
@@ -29,7 +29,7 @@ import { countOption, numberOption, parseOptions } from '../scripts/args';
 const repo = path.resolve(__dirname, '..');
 
 async function main(): Promise<void> {
-  const o = parseOptions(process.argv.slice(2), { values: ['studies', 'seed', 'complete-every', 'size', 'slices', 'thickness', 'keep', 'classifier'], flags: ['orthanc'] });
+  const o = parseOptions(process.argv.slice(2), { values: ['studies', 'seed', 'complete-every', 'size', 'slices', 'thickness', 'keep', 'classifier', 'detector'], flags: ['orthanc'] });
   const studiesN = countOption(o.studies, 'studies', 40);
   const seed = countOption(o.seed, 'seed', 8001);
   const completeEvery = countOption(o['complete-every'], 'complete-every', 10);
@@ -60,9 +60,9 @@ async function main(): Promise<void> {
     console.log(`stored in Orthanc in ${s(t)}`);
     archive = new DicomWebArchive(new DicomWebClient({ ...cfg.pacs, dicomwebUrl: orthanc.dicomwebUrl, frameConcurrency: cfg.harvest.maxConcurrentRequests }), {});
   }
-  const detector = await loadDetector(path.join(repo, 'models/lens-ulb'), {}, {}, null);
+  const detector = await loadDetector(path.resolve(o.detector ?? path.join(repo, 'models/lens-ulb')), {}, {}, null);
   const classifier = await ProposalClassifier.load(path.resolve(o.classifier ?? path.join(repo, 'models/lens-fpr')));
-  console.log(`proposal classifier: ${classifier.manifest.name} ${classifier.manifest.version}`);
+  console.log(`detector: ${detector.manifest.name} ${detector.manifest.version}; proposal classifier: ${classifier.manifest.name} ${classifier.manifest.version}`);
   const dataset = new HarvestDataset(path.join(tmp, 'dataset'));
   t = performance.now();
   try {

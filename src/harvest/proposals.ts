@@ -91,16 +91,22 @@ export interface ThresholdPolicy {
   maxLesionFractionBelowLow: number;
   /** Fewer completely annotated candidates than this: the defaults are used. */
   minCandidates: number;
-  defaults: { high: number; low: number };
+  /** high null: nothing is harvested without completely annotated studies. */
+  defaults: { high: number | null; low: number };
 }
 
-/** The policy of the `harvest` configuration section; the default high threshold is the classifier's operating point unless configured. */
+/**
+ * The policy of the `harvest` configuration section; the default high threshold is the classifier's operating point
+ * unless configured. A classifier without one (finalScoreThreshold 0, as an archive's classifier is exported) gives
+ * none: a high threshold of 0 would harvest every candidate.
+ */
 export function thresholdPolicy(h: LensConfig['harvest'], classifier: Pick<ProposalClassifier, 'manifest'>): ThresholdPolicy {
+  const operatingPoint = classifier.manifest.scoring.finalScoreThreshold;
   return {
     minPrecision: h.minPrecision,
     maxLesionFractionBelowLow: h.maxLesionFractionBelowLow,
     minCandidates: h.minCandidates,
-    defaults: { high: h.defaultHighThreshold ?? classifier.manifest.scoring.finalScoreThreshold, low: h.defaultLowThreshold },
+    defaults: { high: h.defaultHighThreshold ?? (operatingPoint > 0 ? operatingPoint : null), low: h.defaultLowThreshold },
   };
 }
 
@@ -163,7 +169,8 @@ export function chooseThresholds(samples: LabeledSample[], studies: number, poli
  */
 export function thresholdsWarning(t: Thresholds, policy: Pick<ThresholdPolicy, 'minCandidates'>): string | undefined {
   if (t.method !== 'defaults') return undefined;
-  return `the thresholds are the defaults (high ${t.high ?? 'none'}, low ${t.low}): fewer than ${policy.minCandidates} candidates of completely annotated studies to choose them on; mark some studies as completely annotated (docs/harvest.md), and have a radiologist check the harvested lesions before training on them`;
+  const high = t.high === null ? 'none: nothing is harvested, the classifier has no operating point and harvest.defaultHighThreshold is unset' : t.high;
+  return `the thresholds are the defaults (high ${high}, low ${t.low}): fewer than ${policy.minCandidates} candidates of completely annotated studies to choose them on; mark some studies as completely annotated (docs/harvest.md), and have a radiologist check the harvested lesions before training on them`;
 }
 
 export type CandidateStatus = 'label' | 'harvested' | 'hard-negative' | 'uncertain';

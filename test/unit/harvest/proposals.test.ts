@@ -4,7 +4,9 @@ import path from 'node:path';
 import type { BoxLPS } from '../../../src/detect/findings';
 import { DATASET_FORMAT, HarvestDataset, type HarvestRecord } from '../../../src/harvest/dataset';
 import { thresholdsFromDataset } from '../../../src/harvest/harvest-run';
-import { chooseThresholds, thresholdsWarning, classifyCandidates, matches, type Candidate } from '../../../src/harvest/proposals';
+import { configSchema } from '../../../src/config/schema';
+import { DEFAULT_SCORING } from '../../../src/detect/proposal-classifier';
+import { chooseThresholds, thresholdPolicy, thresholdsWarning, classifyCandidates, matches, type Candidate } from '../../../src/harvest/proposals';
 
 const box = (x: number, y: number, z: number, s = 10): BoxLPS => [x, y, z, x + s, y + s, z + s];
 const candidate = (id: number, b: BoxLPS, score: number): Candidate => ({
@@ -62,6 +64,20 @@ describe('choosing the thresholds on the completely annotated studies', () => {
     const defaults = chooseThresholds(samples.slice(0, 3), 1, policy);
     expect(thresholdsWarning(defaults, policy)).toMatch(new RegExp(`are the defaults \\(high ${policy.defaults.high}, low ${policy.defaults.low}\\): fewer than ${policy.minCandidates} candidates of completely annotated studies`));
     expect(thresholdsWarning(chooseThresholds(samples, 1, { ...policy, minCandidates: 5 }), policy)).toBeUndefined();
+  });
+
+  test('the default high threshold: the configured one, else the classifier\'s operating point; none without one, and nothing is harvested', () => {
+    const harvest = configSchema.parse({}).harvest;
+    const classifier = (finalScoreThreshold: number) => ({ manifest: { scoring: { ...DEFAULT_SCORING, finalScoreThreshold } } }) as Parameters<typeof thresholdPolicy>[1];
+    expect(thresholdPolicy(harvest, classifier(0.593)).defaults).toEqual({ high: 0.593, low: harvest.defaultLowThreshold });
+    expect(thresholdPolicy({ ...harvest, defaultHighThreshold: 0.9 }, classifier(0.593)).defaults.high).toBe(0.9);
+    // An archive's classifier is exported without an operating point (0): a high threshold of 0 would harvest everything.
+    const none = thresholdPolicy(harvest, classifier(0));
+    expect(none.defaults.high).toBeNull();
+    const t = chooseThresholds([], 0, none);
+    expect(t).toEqual({ high: null, low: harvest.defaultLowThreshold, method: 'defaults' });
+    expect(classifyCandidates([candidate(1, box(0, 0, 0), 0.99)], [], [], t, false)[0].status).toBe('uncertain');
+    expect(thresholdsWarning(t, none)).toMatch(/high none: nothing is harvested, the classifier has no operating point and harvest.defaultHighThreshold is unset/);
   });
 
   test('the dataset\'s completely annotated records of the same models are the samples', () => {

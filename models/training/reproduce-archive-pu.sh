@@ -16,12 +16,10 @@ cd "$(dirname "$0")/../.."
 D=${D:-models/training/data/archive-pu}
 PY=/usr/bin/python3   # Debian's python with torch
 mkdir -p "$D"
-bench() { node -r tsx/cjs bench/harvest-precision.ts "$@"; }
-# A development figure once: kept in FILE, made again only when FILE is missing.
-dev() { local out=$1; shift; [ -f "$out" ] || { bench "$@" > "$out.part" && mv "$out.part" "$out"; }; }
+source models/training/stage-lib.sh
 
 for s in 8121 8122 8123; do
-  [ -d "$D/$s/dataset/studies" ] || bench --studies 200 --seed $s --keep "$D/$s" > "$D/$s.txt"
+  [ -d "$D/$s/dataset/studies" ] || harvest_bench --studies 200 --seed $s --keep "$D/$s" > "$D/$s.txt"
   [ -d "$D/set-$s" ] || node bin/lens.js model classifier-set --harvest "$D/$s/dataset" --out "$D/set-$s" --unlabeled-as-negatives > "$D/set-$s.log"
 done
 train() { [ -f "$D/runs/$1/best.pt" ] || $PY models/training/train_classifier.py "${@:2}" --iters-per-epoch 150 --threads 1 --seed 0 --out "$D/runs/$1" > "$D/$1.log"; }
@@ -41,8 +39,8 @@ for m in pu pu-hard pu-hard-pool pu-hard-pool-60; do
 done
 
 for s in 8021 8022 8023; do
-  dev "$D/dev-$s-lens-fpr.txt" --studies 40 --seed $s
-  for m in pu pu-hard pu-hard-pool pu-hard-pool-60; do dev "$D/dev-$s-$m.txt" --studies 40 --seed $s --classifier "$D/models/$m"; done
+  harvest_figure "$D/dev-$s-lens-fpr.txt" --studies 40 --seed $s
+  for m in pu pu-hard pu-hard-pool pu-hard-pool-60; do harvest_figure "$D/dev-$s-$m.txt" --studies 40 --seed $s --classifier "$D/models/$m"; done
 done
 for f in "$D"/dev-*.txt; do echo "$(basename "$f" .txt): $(grep HARVESTED "$f" | cut -c 12-) | $(grep 'combined:' "$f" | sed 's/^ *//')"; done
 [ "${STAGE:-}" = choice ] && exit 0
@@ -50,5 +48,5 @@ for f in "$D"/dev-*.txt; do echo "$(basename "$f" .txt): $(grep HARVESTED "$f" |
 # Session 9 chose pu-hard (of pu, pu-hard) and ran it here; session 10 chose pu-hard-pool (of pu-hard, pu-hard-pool,
 # pu-hard-pool-60: the highest mean of the best recall at precision >= 0.95 on 8021-8023) and ran it here.
 CHOSEN=${CHOSEN:-pu-hard-pool}
-bench --studies 40 --seed 8001 --classifier "$D/models/$CHOSEN" | tee "$D/test-8001-$CHOSEN.txt"
-bench --studies 200 --seed 8101 --classifier "$D/models/$CHOSEN" | tee "$D/test-8101-$CHOSEN.txt"
+harvest_bench --studies 40 --seed 8001 --classifier "$D/models/$CHOSEN" | tee "$D/test-8001-$CHOSEN.txt"
+harvest_bench --studies 200 --seed 8101 --classifier "$D/models/$CHOSEN" | tee "$D/test-8101-$CHOSEN.txt"

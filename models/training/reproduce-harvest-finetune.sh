@@ -14,8 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=${D:-models/training/data/archive-pu}
 PY=/usr/bin/python3   # Debian's python with torch
-bench() { node -r tsx/cjs bench/harvest-precision.ts "$@"; }
-dev() { local out=$1; shift; [ -f "$out" ] || { bench "$@" > "$out.part" && mv "$out.part" "$out"; }; }
+source models/training/stage-lib.sh
 
 for s in 8122 8123; do
   [ -d "$D/tset-$s" ] || node bin/lens.js model training-set --harvest "$D/$s/dataset" --out "$D/tset-$s" > "$D/tset-$s.log"
@@ -28,11 +27,11 @@ wait $a; wait $b
 
 C="$D/models/pu-hard-pool"
 for s in 8021 8022 8023; do
-  for v in ft1500 ft3000; do dev "$D/dev-$s-$v.txt" --studies 40 --seed $s --detector "$D/det/$v" --classifier "$C"; done
+  for v in ft1500 ft3000; do harvest_figure "$D/dev-$s-$v.txt" --studies 40 --seed $s --detector "$D/det/$v" --classifier "$C"; done
 done
 for f in "$D"/dev-*-ft*.txt "$D"/dev-*-pu-hard-pool.txt; do echo "$(basename "$f" .txt): $(grep HARVESTED "$f" | cut -c 12-) | $(grep 'combined:' "$f" | sed 's/^ *//')"; done
 [ "${STAGE:-}" = choice ] && exit 0
 
 CHOSEN=${CHOSEN:?the candidate chosen on 8021-8023: ft1500 or ft3000}
-bench --studies 40 --seed 8001 --detector "$D/det/$CHOSEN" --classifier "$C" | tee "$D/test-8001-$CHOSEN.txt"
-bench --studies 200 --seed 8101 --detector "$D/det/$CHOSEN" --classifier "$C" | tee "$D/test-8101-$CHOSEN.txt"
+harvest_bench --studies 40 --seed 8001 --detector "$D/det/$CHOSEN" --classifier "$C" | tee "$D/test-8001-$CHOSEN.txt"
+harvest_bench --studies 200 --seed 8101 --detector "$D/det/$CHOSEN" --classifier "$C" | tee "$D/test-8101-$CHOSEN.txt"

@@ -1,5 +1,6 @@
-# Sourced by the reproduce-stage*.sh scripts (from the repository root): idempotent generation of their raw training
-# data (a marker file per finished set, so that a rerun skips what is complete) and the validation of kept checkpoints.
+# Sourced by the reproduce-stage*.sh and harvest reproduce scripts (from the repository root): idempotent generation
+# of their raw training data (a marker file per finished set, so that a rerun skips what is complete), the validation
+# of kept checkpoints, and the harvest benchmark's figures.
 
 # The real studies the detector trains on (lesions inserted; their own detections mined): never lung-dx-a0001 or
 # lidc-idri-0314 (validation only), nor acrin-flt-breast-013 (the validation background).
@@ -54,4 +55,13 @@ validate_checkpoints() {
     [ -f "$runs-it$it/model.onnx" ] || /usr/bin/python3 models/training/export.py --checkpoint "$runs/it-$it.pt" --out "$runs-it$it" --version "$version-it$it" --head-threshold 0.05
     validate_model "$runs-it$it"
   done
+}
+
+# harvest_bench [bench/harvest-precision.ts options]: the harvest benchmark, its figures on stdout.
+harvest_bench() { node -r tsx/cjs bench/harvest-precision.ts "$@"; }
+
+# harvest_figure FILE [options]: a development figure made once: kept in FILE, made again only when FILE is missing.
+harvest_figure() {
+  local out=$1; shift
+  [ -f "$out" ] || { harvest_bench "$@" > "$out.part" && mv "$out.part" "$out"; }
 }

@@ -8,6 +8,7 @@ import { placeLesions, type PlacedLesion } from './lesions';
 import { DEFAULT_OPTIONS, REGIONS, type Region, type SynthOptions } from './options';
 import { newTrack, renderVolume, type Grid } from './rasterize';
 import { Rng } from './rng';
+import { T } from './tissues';
 import { synthUid } from './uids';
 
 export const CT_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.2';
@@ -30,6 +31,8 @@ export interface SynthTruthLesion extends TruthLesion {
 
 export interface SynthTruthStudy extends TruthStudy {
   lesions: SynthTruthLesion[];
+  /** The generator's seed of the study (planStudy(seed, options) rebuilds its phantom). */
+  seed: number;
   /** Only with follow-up studies (follow-up.ts): one phantom patient's studies share patientKey. */
   patientKey?: string;
   /** 0 baseline, 1 follow-up. */
@@ -158,6 +161,17 @@ export function planStudy(seed: number, options: Partial<SynthOptions> = {}): St
   const sRange: [number, number] = [sStart, sStart + extent];
   const lesions = placeLesions(rng.fork(3), anatomy, sRange, count, o.mix, minLesionDiameter);
   return { seed, options: o, anatomy, region, thickness, sRange, sOfSlice, zApex, grid: { cols: o.size, rows: o.size, x0, y0, ps }, noiseSd, instanceOrder, kvp, minLesionDiameter, lesions };
+}
+
+const TISSUE_NAMES = new Map<number, string>(Object.entries(T).map(([name, id]) => [id, name]));
+
+/**
+ * The normal tissue of the phantom (lesions left out) at a patient LPS point of a study's baseline acquisition:
+ * what a false candidate really is (a gallbladder, a vessel seen end-on), for the benchmarks' breakdowns.
+ */
+export function phantomTissueAt(plan: StudyPlan, lps: [number, number, number]): string {
+  const id = plan.anatomy.tissueAt(lps[0], lps[1], plan.zApex - lps[2]);
+  return TISSUE_NAMES.get(id) ?? `tissue ${id}`;
 }
 
 export function renderStudy(plan: StudyPlan, acq: Acquisition): SynthStudy {

@@ -5,12 +5,12 @@
 #      classifier set written with every unmatched candidate of the partly annotated studies as a negative;
 #   2. classifiers: on 8121 alone, uniform negatives and half the negatives from those the detector scored >= 0.4
 #      (--hard-fraction 0.5); in session 10, the latter on the three archives pooled, 30 and 60 epochs; in session
-#      11, the pooled one at widths 18 and 24; each epoch chosen on the completely annotated studies of the archives
-#      it learned from;
+#      11, the pooled one at widths 18 and 24 (and, after the test run, widths 12 and 18 with seed 1); each epoch
+#      chosen on the completely annotated studies of the archives it learned from;
 #   3. the choice: three other development archives (seeds 8021-8023, 40 studies) harvested with lens-fpr 0.2.0 and
 #      with each classifier (the bench prints precision/recall against the generator's truth);
 #   4. the chosen one, once, on the benchmark archives of issue 13 (seed 8001, 40 studies; seed 8101, 200 studies).
-#   models/training/reproduce-archive-pu.sh      # about 3 h on 2 CPU cores
+#   models/training/reproduce-archive-pu.sh      # about 3.5 h on 2 CPU cores
 #   STAGE=choice ... stops after step 3
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +23,8 @@ for s in 8121 8122 8123; do
   [ -d "$D/$s/dataset/studies" ] || harvest_bench --studies 200 --seed $s --keep "$D/$s" > "$D/$s.txt"
   [ -d "$D/set-$s" ] || node bin/lens.js model classifier-set --harvest "$D/$s/dataset" --out "$D/set-$s" --unlabeled-as-negatives > "$D/set-$s.log"
 done
-train() { [ -f "$D/runs/$1/best.pt" ] || $PY models/training/train_classifier.py "${@:2}" --iters-per-epoch 150 --threads 1 --seed 0 --out "$D/runs/$1" > "$D/$1.log"; }
+# The arguments after the name come last, so that a --seed there overrides seed 0.
+train() { [ -f "$D/runs/$1/best.pt" ] || $PY models/training/train_classifier.py --iters-per-epoch 150 --threads 1 --seed 0 "${@:2}" --out "$D/runs/$1" > "$D/$1.log"; }
 HARD=(--hard-fraction 0.5 --hard-score 0.4)
 POOL=(--train "$D"/set-812{1,2,3}/train --val "$D"/set-812{1,2,3}/calibration "${HARD[@]}")
 # Two trainings at a time, one core each; `wait PID` so that a failed one stops the script.
@@ -38,9 +39,14 @@ wait $a; wait $b
 train pu-hard-pool-w18 "${POOL[@]}" --epochs 30 --width 18 & a=$!
 train pu-hard-pool-w24 "${POOL[@]}" --epochs 30 --width 24 & b=$!
 wait $a; wait $b
+# Session 11, after the test run (development archives only): how much of width 18's gain a second seed keeps.
+train pu-hard-pool-seed1 "${POOL[@]}" --epochs 30 --seed 1 & a=$!
+train pu-hard-pool-w18-seed1 "${POOL[@]}" --epochs 30 --width 18 --seed 1 & b=$!
+wait $a; wait $b
 declare -A VERSION=([pu]=0.2.0-pu-8121 [pu-hard]=0.2.0-pu-hard-8121 [pu-hard-pool]=0.3.0-pu-hard-8121-8123 [pu-hard-pool-60]=0.3.0-pu-hard-60-8121-8123
-  [pu-hard-pool-w18]=0.4.0-pu-hard-w18-8121-8123 [pu-hard-pool-w24]=0.4.0-pu-hard-w24-8121-8123)
-CANDIDATES=(pu pu-hard pu-hard-pool pu-hard-pool-60 pu-hard-pool-w18 pu-hard-pool-w24)
+  [pu-hard-pool-w18]=0.4.0-pu-hard-w18-8121-8123 [pu-hard-pool-w24]=0.4.0-pu-hard-w24-8121-8123
+  [pu-hard-pool-seed1]=0.3.0-pu-hard-seed1-8121-8123 [pu-hard-pool-w18-seed1]=0.4.0-pu-hard-w18-seed1-8121-8123)
+CANDIDATES=(pu pu-hard pu-hard-pool pu-hard-pool-60 pu-hard-pool-w18 pu-hard-pool-w24 pu-hard-pool-seed1 pu-hard-pool-w18-seed1)
 for m in "${CANDIDATES[@]}"; do
   [ -f "$D/models/$m/model.json" ] || $PY models/training/export_classifier.py --checkpoint "$D/runs/$m/best.pt" \
     --record "$D/runs/$m/record.json" --out "$D/models/$m" --name lens-archive-fpr --version "${VERSION[$m]}" > /dev/null

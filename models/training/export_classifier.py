@@ -6,6 +6,10 @@
 The manifest (read by src/detect/proposal-classifier.ts) names the graph's inputs and output, the crop spec they
 are built with (src/detect/proposal-crops.ts), and how the final score is made; the operating point and the
 measured evaluation are written into it afterwards by scripts/evaluate-proposal-classifier.ts.
+
+Several checkpoints (--checkpoint A B ..., each with its --record in the same order) make one graph whose
+probability is the mean of theirs: an ensemble of trainings that differ only by seed or width, because one
+training's ranking moves with its seed (docs/harvest.md, "A second seed").
 """
 import argparse
 import json
@@ -17,35 +21,46 @@ from classifier_data import CHANNELS, CROP, FEATURES
 from classifier_net import ProposalNet
 
 
+class MeanProbability(torch.nn.Module):
+    """The mean of the members' sigmoid probabilities (one member: its probability)."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def forward(self, crops, feats):
+        return torch.stack([torch.sigmoid(m(crops, feats)) for m in self.members]).mean(0)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--checkpoint', required=True)
+    ap.add_argument('--checkpoint', required=True, nargs='+')
     ap.add_argument('--out', default='models/lens-fpr')
-    ap.add_argument('--record', help='record.json of the training run, copied into the manifest')
+    ap.add_argument('--record', nargs='+', help='record.json of each training run, copied into the manifest')
     ap.add_argument('--version', default='0.1.0')
     ap.add_argument('--name', default='lens-fpr', help='model name (a classifier trained on one archive\'s harvest is not lens-fpr)')
     a = ap.parse_args()
-    ck = torch.load(a.checkpoint, map_location='cpu')
-    model = ProposalNet(ck['width'])
-    model.load_state_dict(ck['model'])
-    model.eval()
-
-    class WithSigmoid(torch.nn.Module):
-        def __init__(self, m):
-            super().__init__()
-            self.m = m
-
-        def forward(self, crops, feats):
-            return torch.sigmoid(self.m(crops, feats))
+    if a.record and len(a.record) != len(a.checkpoint):
+        ap.error(f'{len(a.checkpoint)} checkpoints but {len(a.record)} records: give one record per checkpoint, in the same order')
+    members, trainings = [], []
+    for i, path in enumerate(a.checkpoint):
+        ck = torch.load(path, map_location='cpu')
+        model = ProposalNet(ck['width'])
+        model.load_state_dict(ck['model'])
+        model.eval()
+        members.append(model)
+        training = json.load(open(a.record[i])) if a.record else {}
+        training['checkpoint'] = os.path.relpath(path)
+        training['epoch'] = ck['epoch']
+        trainings.append(training)
+    ensemble = MeanProbability(members)
 
     os.makedirs(a.out, exist_ok=True)
     dummy = (torch.zeros(2, CHANNELS, *CROP), torch.zeros(2, FEATURES))
-    torch.onnx.export(WithSigmoid(model), dummy, os.path.join(a.out, 'model.onnx'), input_names=['crops', 'features'],
+    torch.onnx.export(ensemble, dummy, os.path.join(a.out, 'model.onnx'), input_names=['crops', 'features'],
                       output_names=['probability'], dynamic_axes={'crops': {0: 'n'}, 'features': {0: 'n'}, 'probability': {0: 'n'}},
                       opset_version=13, do_constant_folding=True)
-    training = json.load(open(a.record)) if a.record else {}
-    training['checkpoint'] = os.path.relpath(a.checkpoint)
-    training['epoch'] = ck['epoch']
+    training = trainings[0] if len(trainings) == 1 else {'ensemble': 'mean of the members\' probabilities', 'members': trainings}
     manifest = {
         'name': a.name,
         'version': a.version,
@@ -56,7 +71,7 @@ def main():
         # The candidates it was trained on (classifier-candidates.ts --min-score 0.15 --top 150); the rule and the
         # operating point are chosen afterwards on validation data (evaluate-proposal-classifier.ts).
         'scoring': {'candidateScoreThreshold': 0.15, 'maxCandidates': 150, 'combine': 'geometric-mean', 'finalScoreThreshold': 0},
-        'parameters': sum(p.numel() for p in model.parameters()),
+        'parameters': sum(p.numel() for p in ensemble.parameters()),
         'training': training,
     }
     with open(os.path.join(a.out, 'model.json'), 'w') as f:

@@ -5,8 +5,8 @@
 #      classifier set written with every unmatched candidate of the partly annotated studies as a negative;
 #   2. classifiers: on 8121 alone, uniform negatives and half the negatives from those the detector scored >= 0.4
 #      (--hard-fraction 0.5); in session 10, the latter on the three archives pooled, 30 and 60 epochs; in session
-#      11, the pooled one at widths 18 and 24 (and, after the test run, widths 12 and 18 with seed 1); each epoch
-#      chosen on the completely annotated studies of the archives it learned from;
+#      11, the pooled one at widths 18 and 24, then widths 12 and 18 with seed 1 and two ensembles of them; each
+#      epoch chosen on the completely annotated studies of the archives it learned from;
 #   3. the choice: three other development archives (seeds 8021-8023, 40 studies) harvested with lens-fpr 0.2.0 and
 #      with each classifier (the bench prints precision/recall against the generator's truth);
 #   4. the chosen one, once, on the benchmark archives of issue 13 (seed 8001, 40 studies; seed 8101, 200 studies).
@@ -51,6 +51,13 @@ for m in "${CANDIDATES[@]}"; do
   [ -f "$D/models/$m/model.json" ] || $PY models/training/export_classifier.py --checkpoint "$D/runs/$m/best.pt" \
     --record "$D/runs/$m/record.json" --out "$D/models/$m" --name lens-archive-fpr --version "${VERSION[$m]}" > /dev/null
 done
+# Session 11, after the seed check: ensembles (the mean of the members' probabilities, one ONNX graph).
+ens() { local name=$1 version=$2; shift 2; local cks=() recs=(); for m in "$@"; do cks+=("$D/runs/$m/best.pt"); recs+=("$D/runs/$m/record.json"); done
+  [ -f "$D/models/$name/model.json" ] || $PY models/training/export_classifier.py --checkpoint "${cks[@]}" --record "${recs[@]}" \
+    --out "$D/models/$name" --name lens-archive-fpr --version "$version" > /dev/null; }
+ens pu-ens-w18 0.5.0-pu-hard-ens-w18-8121-8123 pu-hard-pool-w18 pu-hard-pool-w18-seed1
+ens pu-ens-all 0.5.0-pu-hard-ens-all-8121-8123 pu-hard-pool-seed1 pu-hard-pool-w18 pu-hard-pool-w18-seed1 pu-hard-pool-w24
+CANDIDATES+=(pu-ens-w18 pu-ens-all)
 
 for s in 8021 8022 8023; do
   harvest_figure "$D/dev-$s-lens-fpr.txt" --studies 40 --seed $s
@@ -61,7 +68,8 @@ for f in "$D"/dev-*.txt; do echo "$(basename "$f" .txt): $(grep HARVESTED "$f" |
 
 # Session 9 chose pu-hard (of pu, pu-hard) and ran it here; session 10 chose pu-hard-pool (of pu-hard, pu-hard-pool,
 # pu-hard-pool-60: the highest mean of the best recall at precision >= 0.95 on 8021-8023) and ran it here; session 11
-# chose pu-hard-pool-w18 (of pu-hard-pool, -w18, -w24, by the same rule) and ran it here.
-CHOSEN=${CHOSEN:-pu-hard-pool-w18}
+# chose pu-hard-pool-w18 (of pu-hard-pool, -w18, -w24, by the same rule) and ran it here, then pu-ens-all (of pu-ens-w18,
+# pu-ens-all, against pu-hard-pool-w18) and ran it here.
+CHOSEN=${CHOSEN:-pu-ens-all}
 harvest_bench --studies 40 --seed 8001 --classifier "$D/models/$CHOSEN" | tee "$D/test-8001-$CHOSEN.txt"
 harvest_bench --studies 200 --seed 8101 --classifier "$D/models/$CHOSEN" | tee "$D/test-8101-$CHOSEN.txt"

@@ -66,5 +66,43 @@ class LoadMany(unittest.TestCase):
                 load_many([os.path.join(d, 'a'), os.path.join(d, 'b')])
 
 
+class Ensemble(unittest.TestCase):
+    def test_the_probability_is_the_mean_of_the_members(self):
+        import torch
+        from classifier_net import ProposalNet
+        from export_classifier import MeanProbability
+        torch.manual_seed(0)
+        a, b = ProposalNet(4).eval(), ProposalNet(6).eval()
+        crops, feats = torch.rand(3, CHANNELS, *CROP), torch.rand(3, FEATURES)
+        with torch.no_grad():
+            pa, pb = torch.sigmoid(a(crops, feats)), torch.sigmoid(b(crops, feats))
+            self.assertTrue(torch.allclose(MeanProbability([a, b])(crops, feats), (pa + pb) / 2))
+            self.assertTrue(torch.allclose(MeanProbability([a])(crops, feats), pa))
+
+    def test_export_of_two_checkpoints_records_both(self):
+        import subprocess
+        import torch
+        from classifier_net import ProposalNet
+        with tempfile.TemporaryDirectory() as d:
+            paths = []
+            for i, w in enumerate((4, 6)):
+                paths.append(os.path.join(d, f'{i}.pt'))
+                torch.save({'model': ProposalNet(w).state_dict(), 'width': w, 'epoch': i + 1}, paths[-1])
+                with open(os.path.join(d, f'{i}.json'), 'w') as f:
+                    json.dump({'bestValAuc': 0.5 + i / 10}, f)
+            here = os.path.join(os.path.dirname(__file__), '..')
+            export = [sys.executable, os.path.join(here, 'export_classifier.py'), '--checkpoint', *paths, '--out', os.path.join(d, 'm')]
+            r = subprocess.run([*export, '--record', os.path.join(d, '0.json'), os.path.join(d, '1.json')], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            m = json.load(open(os.path.join(d, 'm', 'model.json')))
+            self.assertEqual([t['bestValAuc'] for t in m['training']['members']], [0.5, 0.6])
+            self.assertEqual([t['epoch'] for t in m['training']['members']], [1, 2])
+            self.assertEqual(m['parameters'], sum(p.numel() for w in (4, 6) for p in ProposalNet(w).parameters()))
+            self.assertGreater(os.path.getsize(os.path.join(d, 'm', 'model.onnx')), 0)
+            r = subprocess.run([*export, '--record', os.path.join(d, '0.json')], capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn('2 checkpoints but 1 records', r.stderr)
+
+
 if __name__ == '__main__':
     unittest.main()

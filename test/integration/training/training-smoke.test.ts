@@ -106,7 +106,7 @@ describe('Python training smoke (toy data)', () => {
     expect([...heads].sort()).toEqual(['deeplesion', 'luna']);
   });
 
-  it('passes the Python unit tests of the stage-5, LENS and proposal classifier pieces (ignore regions, domain randomisation, ONNX recovery, label scopes, mining, batches, pooled sets)', () => {
+  it('passes the Python unit tests of the stage-5, LENS and proposal classifier pieces (ignore regions, domain randomisation, ONNX recovery, label scopes, mining, batches, pooled sets, ensembles)', () => {
     const r = spawnSync(PYTHON, ['-m', 'unittest', 'tests/test_stage5.py', 'tests/test_lens.py', 'tests/test_train_classifier.py'], { cwd: training, encoding: 'utf8' });
     expect(r.stderr).toMatch(/Ran [1-9]\d* tests/);
     expect(r.status).toBe(0);

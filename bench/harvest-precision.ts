@@ -16,12 +16,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { configSchema } from '../src/config/schema';
 import { loadDetector } from '../src/detect/detector';
-import { iobb } from '../src/detect/box3d';
+import { boxCentre, iobb } from '../src/detect/box3d';
 import { ProposalClassifier } from '../src/detect/proposal-classifier';
 import { DicomWebArchive, FolderArchive, type HarvestArchive } from '../src/harvest/archives';
 import { HarvestDataset, type RecordedCandidate } from '../src/harvest/dataset';
 import { runHarvest } from '../src/harvest/harvest-run';
-import { thresholdPolicy } from '../src/harvest/proposals';
+import { matches, thresholdPolicy } from '../src/harvest/proposals';
 import { writeSyntheticArchive } from '../src/harvest/synthetic-archive';
 import { phantomTissueAt, planStudy } from '../src/synth/study';
 import { DicomWebClient } from '../src/pacs/dicomweb';
@@ -38,12 +38,13 @@ async function main(): Promise<void> {
   const size = countOption(o.size, 'size', 256);
   const slices = countOption(o.slices, 'slices', 40);
   const thickness = numberOption(o.thickness, 'thickness', 5);
+  const synth = { size, slices, thickness };
   const tmp = o.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'harvest-bench-'));
   const cpu = os.cpus();
   console.log(`machine: ${cpu[0]?.model ?? 'unknown'}, ${cpu.length} cores, node ${process.version}`);
 
   let t = performance.now();
-  const studies = writeSyntheticArchive(path.join(tmp, 'archive'), { seed, studies: studiesN, completeEvery, synth: { size, slices, thickness } });
+  const studies = writeSyntheticArchive(path.join(tmp, 'archive'), { seed, studies: studiesN, completeEvery, synth });
   const lesions = studies.reduce((n, s) => n + s.truth.lesions.length, 0);
   const labeled = studies.reduce((n, s) => n + s.labeled.length, 0);
   const complete = studies.filter((s) => s.complete).length;
@@ -137,11 +138,10 @@ async function main(): Promise<void> {
   const tissueOf = (x: (typeof candidates)[number]) => {
     if (x.labeledHit) return 'a labeled lesion the harvest did not match';
     const seedOf = studies[x.study].truth.seed;
-    if (!plans.has(seedOf)) plans.set(seedOf, planStudy(seedOf, { size, slices, thickness }));
-    const b = x.c.bboxLPS;
-    const covers = (p: number[]) => [0, 1, 2].every((a) => b[a] <= p[a] && p[a] <= b[a + 3]);
-    if (studies[x.study].truth.lesions.some((l) => covers(l.centerLPS))) return 'a lesion with IoBB < 0.3 (box around its centre)';
-    return phantomTissueAt(plans.get(seedOf)!, [(b[0] + b[3]) / 2, (b[1] + b[4]) / 2, (b[2] + b[5]) / 2]);
+    if (!plans.has(seedOf)) plans.set(seedOf, planStudy(seedOf, synth));
+    // Not a hit by IoBB, so a match here is the harvest's other criterion: the box covers the lesion's centre.
+    if (studies[x.study].truth.lesions.some((l) => matches(x.c.bboxLPS, l.bboxLPS))) return 'a lesion with IoBB < 0.3 (box around its centre)';
+    return phantomTissueAt(plans.get(seedOf)!, boxCentre(x.c.bboxLPS));
   };
   const byTissue = (list: typeof candidates) => {
     const n = new Map<string, number>();

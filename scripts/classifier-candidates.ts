@@ -19,6 +19,7 @@
  * candidate), meta.jsonl (one JSON line per candidate: study, kind, label, why, score, box).
  */
 import { loadDetector, type Detector } from '../src/detect/detector';
+import { boxCentre } from '../src/detect/box3d';
 import type { BoxLPS, TruthStudy } from '../src/detect/findings';
 import { ClassifierDataWriter } from '../src/detect/classifier-data-writer';
 import type { Volume } from '../src/dicom/volume';
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
     if (origin.kind === 'inserted') labelReal(w, volume, truth, cands, a, { study: name, kind: 'inserted', background: origin.background });
     else {
       for (const c of cands) {
-        const centre: [number, number, number] = [(c.bboxLPS[0] + c.bboxLPS[3]) / 2, (c.bboxLPS[1] + c.bboxLPS[4]) / 2, (c.bboxLPS[2] + c.bboxLPS[5]) / 2];
+        const centre = boxCentre(c.bboxLPS);
         const hit = truth.lesions.some((l) => iobb(c.bboxLPS, l.bboxLPS) >= 0.3);
         const partial = !hit && truth.lesions.some((l) => inside(l.bboxLPS, centre));
         w.add(volume, c.bboxLPS, c.score, hit ? 1 : partial ? -1 : 0, { study: name, kind: 'phantom', why: hit ? 'lesion' : partial ? 'partial' : 'phantom-anatomy' });
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
 function labelReal(w: ClassifierDataWriter, v: Volume, truth: TruthStudy, cands: { bboxLPS: BoxLPS; score: number }[], a: Args, meta: Record<string, unknown>): void {
   let realRank = 0;
   for (const c of cands) {
-    const centre: [number, number, number] = [(c.bboxLPS[0] + c.bboxLPS[3]) / 2, (c.bboxLPS[1] + c.bboxLPS[4]) / 2, (c.bboxLPS[2] + c.bboxLPS[5]) / 2];
+    const centre = boxCentre(c.bboxLPS);
     if (truth.lesions.some((l) => iobb(c.bboxLPS, l.bboxLPS) >= 0.3)) w.add(v, c.bboxLPS, c.score, 1, { ...meta, why: 'lesion' });
     else if (truth.lesions.some((l) => inside(l.bboxLPS, centre))) w.add(v, c.bboxLPS, c.score, -1, { ...meta, why: 'partial' });
     else {

@@ -7,6 +7,7 @@
  * finding and its surroundings: a mass against the mediastinum, a loop of bowel). Both are sampled trilinearly in
  * the volume's own axes (row, column, normal), so no resampling of the series is needed.
  */
+import { boxCentre } from './box3d';
 import type { BoxLPS } from './findings';
 import { lpsToVoxel, type Volume } from '../dicom/volume';
 
@@ -51,7 +52,7 @@ export function cropLength(spec: CropSpec): number {
  * features into feat. Channels: scale 1 in each window, then scale 2 in each window.
  */
 export function candidateInput(v: Volume, box: BoxLPS, score: number, spec: CropSpec, out: Float32Array, feat: Float32Array): void {
-  const centre = lpsToVoxel(v, [(box[0] + box[3]) / 2, (box[1] + box[4]) / 2, (box[2] + box[5]) / 2]);
+  const centre = lpsToVoxel(v, boxCentre(box));
   // Extent of the LPS box along the volume's axes (mm).
   const ext = [v.direction.row, v.direction.column, v.direction.normal].map((d) => Math.abs(d[0]) * (box[3] - box[0]) + Math.abs(d[1]) * (box[4] - box[1]) + Math.abs(d[2]) * (box[5] - box[2]));
   const clamp = (x: number) => Math.min(spec.maxMm, Math.max(spec.minMm, x * spec.boxFactor));

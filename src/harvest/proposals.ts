@@ -11,7 +11,7 @@
  */
 import type { LensConfig } from '../config/schema';
 import type { BoxLPS, Lesion } from '../detect/findings';
-import { iobb } from '../detect/box3d';
+import { boxCentre, iobb } from '../detect/box3d';
 import type { Detector } from '../detect/detector';
 import type { ProposalClassifier } from '../detect/proposal-classifier';
 import type { Volume } from '../dicom/volume';
@@ -68,7 +68,7 @@ export async function proposeCandidates(
  * least 30 % of its box lies in the label's box (the IoBB of the evaluation protocol, docs/contracts.md).
  */
 export function matches(candidate: BoxLPS, label: BoxLPS): boolean {
-  const c = [0, 1, 2].map((a) => (label[a] + label[a + 3]) / 2);
+  const c = boxCentre(label);
   const inside = [0, 1, 2].every((a) => candidate[a] <= c[a] && c[a] <= candidate[a + 3]);
   return inside || iobb(candidate, label) >= 0.3;
 }

@@ -3,9 +3,9 @@
   /usr/bin/python3 models/training/export_classifier.py --checkpoint models/training/runs/fpr/best.pt \
       --out models/lens-fpr --record models/training/runs/fpr/record.json
 
-The manifest (read by src/detect/proposal-classifier.ts) names the graph's inputs and output, the crop spec they
-are built with (src/detect/proposal-crops.ts), and how the final score is made; the operating point and the
-measured evaluation are written into it afterwards by scripts/evaluate-proposal-classifier.ts.
+The manifest (read by src/detect/proposal-classifier.ts) names the graph's inputs and output, the crops they are
+built with (input.crop: the training data's crop spec, src/detect/proposal-crops.ts) and how the final score is
+made; the operating point and the measured evaluation are written into it afterwards by scripts/evaluate-proposal-classifier.ts.
 
 Several checkpoints (--checkpoint A B ..., each with its --record in the same order) make one graph whose
 probability is the mean of theirs: an ensemble of trainings that differ only by seed or width, because one
@@ -17,7 +17,7 @@ import os
 
 import torch
 
-from classifier_data import CHANNELS, CROP, FEATURES
+from classifier_data import DEFAULT_SPEC, FEATURES, channels, crop_shape
 from classifier_net import ProposalNet
 
 
@@ -42,10 +42,14 @@ def main():
     a = ap.parse_args()
     if a.record and len(a.record) != len(a.checkpoint):
         ap.error(f'{len(a.checkpoint)} checkpoints but {len(a.record)} records: give one record per checkpoint, in the same order')
-    members, trainings = [], []
+    members, trainings, specs = [], [], []
     for i, path in enumerate(a.checkpoint):
         ck = torch.load(path, map_location='cpu')
-        model = ProposalNet(ck['width'])
+        # Checkpoints written before the spec was recorded learned from the default crops.
+        specs.append(ck.get('crop', DEFAULT_SPEC))
+        if specs[-1] != specs[0]:
+            ap.error(f'{path} learned from other crops than {a.checkpoint[0]} ({specs[-1]} != {specs[0]}): members must share one crop spec')
+        model = ProposalNet(ck['width'], channels(specs[-1]))
         model.load_state_dict(ck['model'])
         model.eval()
         members.append(model)
@@ -56,7 +60,8 @@ def main():
     ensemble = MeanProbability(members)
 
     os.makedirs(a.out, exist_ok=True)
-    dummy = (torch.zeros(2, CHANNELS, *CROP), torch.zeros(2, FEATURES))
+    spec = specs[0]
+    dummy = (torch.zeros(2, *crop_shape(spec)), torch.zeros(2, FEATURES))
     torch.onnx.export(ensemble, dummy, os.path.join(a.out, 'model.onnx'), input_names=['crops', 'features'],
                       output_names=['probability'], dynamic_axes={'crops': {0: 'n'}, 'features': {0: 'n'}, 'probability': {0: 'n'}},
                       opset_version=13, do_constant_folding=True)
@@ -66,7 +71,7 @@ def main():
         'version': a.version,
         'file': 'model.onnx',
         'description': 'Proposal classifier (second stage): lesion probability of a detector candidate from 3D crops at two scales',
-        'input': {'crops': 'crops', 'features': 'features', 'channels': CHANNELS, 'size': list(CROP)},
+        'input': {'crops': 'crops', 'features': 'features', 'channels': channels(spec), 'size': list(spec['size']), 'crop': spec},
         'output': {'probability': 'probability'},
         # The candidates it was trained on (classifier-candidates.ts --min-score 0.15 --top 150); the rule and the
         # operating point are chosen afterwards on validation data (evaluate-proposal-classifier.ts).

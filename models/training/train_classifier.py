@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from classifier_data import load_many
+from classifier_data import channels, load_many
 from classifier_net import ProposalNet
 
 
@@ -78,12 +78,14 @@ def main():
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     os.makedirs(a.out, exist_ok=True)
-    tc, tf, tl, _ = load_many(a.train)
-    vc, vf, vl, _ = load_many(a.val)
+    tc, tf, tl, _, spec = load_many(a.train)
+    vc, vf, vl, _, val_spec = load_many(a.val)
+    if val_spec != spec:
+        sys.exit(f'--val crops are of another spec than --train\'s ({val_spec} != {spec})')
     pos, neg = np.flatnonzero(tl == 1), np.flatnonzero(tl == 0)
     hard = np.flatnonzero((tl == 0) & (tf[:, 0] >= a.hard_score))
     print(f'train {len(tl)} candidates ({len(pos)} lesions, {len(hard)} negatives scoring >= {a.hard_score}), val {len(vl)} ({int(vl.sum())} lesions)', flush=True)
-    model = ProposalNet(a.width)
+    model = ProposalNet(a.width, channels(spec))
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     lossf = torch.nn.BCEWithLogitsLoss()
     t0, epoch, best, history = time.time(), 0, -1.0, []
@@ -110,13 +112,13 @@ def main():
         v_auc = auc(p, vl)
         history.append({'epoch': epoch, 'iters': epoch * a.iters_per_epoch, 'loss': total / a.iters_per_epoch, 'valAuc': v_auc, 'minutes': (time.time() - t0) / 60})
         print(json.dumps(history[-1]), flush=True)
-        torch.save({'model': model.state_dict(), 'width': a.width, 'epoch': epoch}, os.path.join(a.out, f'epoch-{epoch}.pt'))
+        torch.save({'model': model.state_dict(), 'width': a.width, 'crop': spec, 'epoch': epoch}, os.path.join(a.out, f'epoch-{epoch}.pt'))
         if v_auc > best:
             best = v_auc
-            torch.save({'model': model.state_dict(), 'width': a.width, 'epoch': epoch}, os.path.join(a.out, 'best.pt'))
+            torch.save({'model': model.state_dict(), 'width': a.width, 'crop': spec, 'epoch': epoch}, os.path.join(a.out, 'best.pt'))
     arg = lambda v: ' '.join(v) if isinstance(v, list) else v  # noqa: E731
     record = {'command': 'train_classifier.py ' + ' '.join(f'--{k.replace("_", "-")} {arg(v)}' for k, v in vars(a).items()),
-              'trainCandidates': int(len(tl)), 'trainLesionCandidates': int(len(pos)), 'valCandidates': int(len(vl)),
+              'crop': spec, 'trainCandidates': int(len(tl)), 'trainLesionCandidates': int(len(pos)), 'valCandidates': int(len(vl)),
               'valLesionCandidates': int(vl.sum()), 'bestValAuc': best, 'history': history}
     with open(os.path.join(a.out, 'record.json'), 'w') as f:
         json.dump(record, f, indent=1)

@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load';
 import type { LensConfig } from '../config/schema';
 import { ModelError } from '../detect/load-manifest';
+import { CropSpecError, parseCropSpec, type CropSpec } from '../detect/proposal-crops';
 import { HarvestDataset, type HarvestRecord } from '../harvest/dataset';
 import { exportClassifierSet } from '../harvest/classifier-set';
 import { exportTrainingSet } from '../harvest/training-set';
@@ -79,10 +80,16 @@ export function register(program: Command): void {
     .requiredOption('--harvest <dir>', 'the harvest dataset (lens harvest --out)')
     .requiredOption('--out <dir>', 'a new folder: train/, calibration/, classifier-set.json')
     .option('--unlabeled-as-negatives', 'positive-unlabeled learning: every unmatched candidate of a partly annotated study is a negative (the classifier must then harvest another archive)')
-    .action(async (opts: { harvest: string; out: string; unlabeledAsNegatives?: boolean }) => {
+    .option('--crop-spec <file>', 'the crops\' geometry (JSON, src/detect/proposal-crops.ts CropSpec; e.g. models/training/crop-specs/*.json); default: the shipped classifier\'s')
+    .action(async (opts: { harvest: string; out: string; unlabeledAsNegatives?: boolean; cropSpec?: string }) => {
       const cfg = config();
       if (!fs.existsSync(path.join(opts.harvest, 'studies'))) throw new UserError(`--harvest ${opts.harvest} is not a harvest dataset (no studies/ folder)`);
-      const s = await exportClassifierSet(new HarvestDataset(opts.harvest), opts.out, cfg.selection, sourcesOf(cfg), (uid, outcome) => process.stdout.write(`${uid}: ${outcome}\n`), opts.unlabeledAsNegatives ? 'negative' : 'left-out');
+      const spec = opts.cropSpec ? readCropSpecFile(opts.cropSpec) : undefined;
+      const s = await exportClassifierSet(new HarvestDataset(opts.harvest), opts.out, cfg.selection, sourcesOf(cfg), {
+        onStudy: (uid, outcome) => process.stdout.write(`${uid}: ${outcome}\n`),
+        unlabeled: opts.unlabeledAsNegatives ? 'negative' : 'left-out',
+        spec,
+      });
       const c = (p: 'train' | 'calibration') => `${s.studies[p]} studies, ${s.candidates[p].pos} lesion candidates, ${s.candidates[p].neg} others`;
       process.stdout.write(`classifier set ${opts.out}: train ${c('train')}; calibration (completely annotated) ${c('calibration')}; ${s.notAnalysed} not analysed\n`);
       if (!s.candidates.train.pos || !s.candidates.calibration.pos)
@@ -96,6 +103,21 @@ function reloadNote(cfg: LensConfig): string {
   return every > 0
     ? `running services (lens serve with this registry) switch to it within about ${every} s plus its load; /readyz and /api/nodes name the model they run`
     : 'harvest.registryCheckSeconds is 0: restart lens serve to load it';
+}
+
+function readCropSpecFile(file: string): CropSpec {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`--crop-spec ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return parseCropSpec(raw, `--crop-spec ${file}`);
+  } catch (e) {
+    if (e instanceof CropSpecError) throw new UserError(e.message);
+    throw e;
+  }
 }
 
 /** The study source a record was harvested from: its folder, or the PACS of the configuration. */

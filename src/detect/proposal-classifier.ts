@@ -15,7 +15,7 @@ import type { Volume } from '../dicom/volume';
 import type { Lesion } from './findings';
 import { trackingUid, type LesionMask } from './lesions';
 import { ModelError } from './load-manifest';
-import { candidateInput, channelCount, cropLength, DEFAULT_CROP_SPEC, FEATURE_COUNT, type CropSpec } from './proposal-crops';
+import { candidateInput, channelCount, cropLength, CropSpecError, DEFAULT_CROP_SPEC, FEATURE_COUNT, parseCropSpec, type CropSpec } from './proposal-crops';
 import { createSession } from './session';
 
 export interface ProposalScoring {
@@ -29,7 +29,8 @@ export interface ProposalClassifierManifest {
   name: string;
   version: string;
   file: string;
-  input: { crops: string; features: string; channels: number; size: [number, number, number] };
+  /** crop: the crops' geometry it was trained on (absent: DEFAULT_CROP_SPEC, the classifiers made before it was recorded). */
+  input: { crops: string; features: string; channels: number; size: [number, number, number]; crop?: unknown };
   output: { probability: string };
   scoring: ProposalScoring;
   training?: Record<string, unknown>;
@@ -39,31 +40,38 @@ export interface ProposalClassifierManifest {
 /** The candidates the classifier was trained on (scripts/classifier-candidates.ts --min-score 0.15 --top 150). */
 export const DEFAULT_SCORING: ProposalScoring = { candidateScoreThreshold: 0.15, maxCandidates: 150, combine: 'geometric-mean', finalScoreThreshold: 0 };
 
-export function readProposalManifest(dir: string): { manifest: ProposalClassifierManifest; onnxPath: string } {
+export function readProposalManifest(dir: string): { manifest: ProposalClassifierManifest; onnxPath: string; spec: CropSpec } {
   const file = path.resolve(dir, 'model.json');
   if (!fs.existsSync(file)) throw new ModelError(`no proposal classifier manifest at ${file}`);
   const raw = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ProposalClassifierManifest>;
-  const spec = DEFAULT_CROP_SPEC;
-  if (!raw.input || raw.input.channels !== channelCount(spec) || JSON.stringify(raw.input.size) !== JSON.stringify(spec.size))
-    throw new ModelError(`${file}: input ${JSON.stringify(raw.input)} does not match the runtime's crops (${channelCount(spec)} channels of ${spec.size.join(' x ')})`);
+  if (!raw.input) throw new ModelError(`${file}: input is required`);
+  let spec = DEFAULT_CROP_SPEC;
+  try {
+    if (raw.input.crop !== undefined) spec = parseCropSpec(raw.input.crop, `${file} input.crop`);
+  } catch (e) {
+    if (e instanceof CropSpecError) throw new ModelError(e.message);
+    throw e;
+  }
+  if (raw.input.channels !== channelCount(spec) || JSON.stringify(raw.input.size) !== JSON.stringify(spec.size))
+    throw new ModelError(`${file}: input ${JSON.stringify({ channels: raw.input.channels, size: raw.input.size })} does not match its crops (${channelCount(spec)} channels of ${spec.size.join(' x ')})`);
   if (!raw.output?.probability || typeof raw.file !== 'string') throw new ModelError(`${file}: output.probability and file are required`);
   const manifest = { ...raw, scoring: { ...DEFAULT_SCORING, ...raw.scoring } } as ProposalClassifierManifest;
   const onnxPath = path.resolve(path.dirname(file), manifest.file);
   if (!fs.existsSync(onnxPath)) throw new ModelError(`proposal classifier file ${onnxPath} named by ${file} does not exist`);
-  return { manifest, onnxPath };
+  return { manifest, onnxPath, spec };
 }
 
 export class ProposalClassifier {
   private constructor(
     readonly manifest: ProposalClassifierManifest,
     private readonly session: ort.InferenceSession,
-    readonly spec: CropSpec = DEFAULT_CROP_SPEC,
+    readonly spec: CropSpec,
   ) {}
 
   static async load(dir: string, threads = 0): Promise<ProposalClassifier> {
-    const { manifest, onnxPath } = readProposalManifest(dir);
+    const { manifest, onnxPath, spec } = readProposalManifest(dir);
     const { session } = await createSession(onnxPath, { executionProviders: ['cpu'], threads });
-    return new ProposalClassifier(manifest, session);
+    return new ProposalClassifier(manifest, session, spec);
   }
 
   /** Lesion probability of each candidate (in the order given). */

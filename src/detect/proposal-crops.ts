@@ -36,6 +36,39 @@ export const DEFAULT_CROP_SPEC: CropSpec = {
   ],
 };
 
+/**
+ * A classifier's crops are part of the classifier: its manifest (`input.crop`) and its training data folders
+ * (CROP_SPEC_FILE) carry the spec, so that a classifier trained on other crops still loads and sees what it learned
+ * from. Manifests and folders without one were made with DEFAULT_CROP_SPEC.
+ */
+export const CROP_SPEC_FILE = 'crop-spec.json';
+
+export class CropSpecError extends Error {}
+
+/** A crop spec from JSON, every field checked (where: what it came from, for the message). */
+export function parseCropSpec(raw: unknown, where: string): CropSpec {
+  const bad = (why: string): never => {
+    throw new CropSpecError(`${where}: crop spec ${why}`);
+  };
+  if (typeof raw !== 'object' || raw === null) return bad('is not an object');
+  const r = raw as Record<string, unknown>;
+  const known = ['size', 'fixedMm', 'boxFactor', 'minMm', 'maxMm', 'windows'];
+  const unknown = Object.keys(r).filter((k) => !known.includes(k));
+  if (unknown.length) bad(`has unknown keys ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
+  const triple = (k: string, integer: boolean): [number, number, number] => {
+    const v = r[k];
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => positive(x) && (!integer || Number.isInteger(x)))) bad(`${k} must be three positive ${integer ? 'integers' : 'numbers'}`);
+    return v as [number, number, number];
+  };
+  for (const k of ['boxFactor', 'minMm', 'maxMm']) if (!positive(r[k])) bad(`${k} must be a positive number`);
+  if ((r.minMm as number) > (r.maxMm as number)) bad('minMm exceeds maxMm');
+  const w = r.windows;
+  if (!Array.isArray(w) || !w.length || !w.every((x) => Array.isArray(x) && x.length === 2 && x.every(Number.isFinite) && x[0] < x[1]))
+    bad('windows must be a non-empty list of [low, high] HU with low < high');
+  return { size: triple('size', true), fixedMm: triple('fixedMm', false), boxFactor: r.boxFactor as number, minMm: r.minMm as number, maxMm: r.maxMm as number, windows: w as [number, number][] };
+}
+
 /** Scalar features: the detector's score and the log box extents in mm (x, y, z). */
 export const FEATURE_COUNT = 4;
 

@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { SelectionRules } from '../config/schema';
 import { ClassifierDataWriter, type ClassifierLabel } from '../detect/classifier-data-writer';
+import { DEFAULT_CROP_SPEC, type CropSpec } from '../detect/proposal-crops';
 import type { StudySource } from '../source/study-source';
 import type { HarvestDataset, HarvestRecord, RecordedCandidate } from './dataset';
 import { harvestedVolume, TrainingSetError } from './training-set';
@@ -53,6 +54,7 @@ export function classifierSamples(record: HarvestRecord, unlabeled: UnlabeledCan
 export interface ClassifierSetSummary {
   dataset: string;
   unlabeled: UnlabeledCandidates;
+  crop: CropSpec;
   modelVersions: HarvestRecord['modelVersions'][];
   studies: Record<ClassifierSetPart, number>;
   candidates: Record<ClassifierSetPart, { pos: number; neg: number }>;
@@ -67,13 +69,13 @@ export async function exportClassifierSet(
   out: string,
   rules: SelectionRules,
   sourceFor: (record: HarvestRecord) => StudySource,
-  onStudy?: (studyInstanceUID: string, outcome: string) => void,
-  unlabeled: UnlabeledCandidates = 'left-out',
+  options: { onStudy?: (studyInstanceUID: string, outcome: string) => void; unlabeled?: UnlabeledCandidates; spec?: CropSpec } = {},
 ): Promise<ClassifierSetSummary> {
+  const { onStudy, unlabeled = 'left-out', spec = DEFAULT_CROP_SPEC } = options;
   if (fs.existsSync(out)) throw new TrainingSetError(`${out} exists: a classifier set is written once, into a new folder`);
-  const writers = { train: new ClassifierDataWriter(path.join(out, 'train')), calibration: new ClassifierDataWriter(path.join(out, 'calibration')) };
+  const writers = { train: new ClassifierDataWriter(path.join(out, 'train'), spec), calibration: new ClassifierDataWriter(path.join(out, 'calibration'), spec) };
   const summary: ClassifierSetSummary = {
-    dataset: path.resolve(dataset.dir), unlabeled, modelVersions: [], studies: { train: 0, calibration: 0 },
+    dataset: path.resolve(dataset.dir), unlabeled, crop: spec, modelVersions: [], studies: { train: 0, calibration: 0 },
     candidates: { train: { pos: 0, neg: 0 }, calibration: { pos: 0, neg: 0 } }, notAnalysed: 0, calibrationStudies: [],
   };
   try {

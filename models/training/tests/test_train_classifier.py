@@ -8,7 +8,7 @@ import unittest
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
-from classifier_data import CHANNELS, CROP, FEATURES, load_many  # noqa: E402
+from classifier_data import DEFAULT_SPEC, FEATURES, SPEC_FILE, crop_shape, load_many  # noqa: E402
 from train_classifier import batch_indices  # noqa: E402
 
 
@@ -32,10 +32,18 @@ class BatchIndices(unittest.TestCase):
 
 
 
-def write_folder(folder, labels, first_value):
-    """A data folder of len(labels) candidates whose crops and features are filled with first_value, first_value + 1, ..."""
+# A spec like models/training/crop-specs/z64.json, with three windows: six channels of [16, 16, 16].
+LONG = {**DEFAULT_SPEC, 'size': [16, 16, 16], 'fixedMm': [64, 40, 40], 'windows': [[-1000, 200], [-160, 240], [0, 100]]}
+
+
+def write_folder(folder, labels, first_value, spec=None):
+    """A data folder of len(labels) candidates whose crops and features are filled with first_value, first_value + 1, ...
+    With a spec, its crop-spec.json (without: a folder of the default crops written before the file existed)."""
     os.makedirs(folder)
-    per = CHANNELS * CROP[0] * CROP[1] * CROP[2]
+    if spec:
+        with open(os.path.join(folder, SPEC_FILE), 'w') as f:
+            json.dump(spec, f)
+    per = int(np.prod(crop_shape(spec or DEFAULT_SPEC)))
     values = np.arange(first_value, first_value + len(labels))
     np.repeat(values, per).astype(np.uint8).tofile(os.path.join(folder, 'crops.u8'))
     np.repeat(values, FEATURES).astype(np.float32).tofile(os.path.join(folder, 'feats.f32'))
@@ -49,12 +57,24 @@ class LoadMany(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             write_folder(os.path.join(d, 'a'), [1, 0, -1], 10)
             write_folder(os.path.join(d, 'b'), [0, 1], 20)
-            crops, feats, labels, meta = load_many([os.path.join(d, 'a'), os.path.join(d, 'b')])
+            crops, feats, labels, meta, spec = load_many([os.path.join(d, 'a'), os.path.join(d, 'b')])
             self.assertEqual(labels.tolist(), [1, 0, 0, 1])
             self.assertEqual([m['candidate'] for m in meta], [10, 11, 20, 21])
             self.assertEqual(feats[:, 0].tolist(), [10, 11, 20, 21])
             self.assertEqual(crops[:, 0, 0, 0, 0].tolist(), [10, 11, 20, 21])
-            self.assertEqual(crops.shape, (4, CHANNELS, *CROP))
+            self.assertEqual(crops.shape, (4, 4, 8, 16, 16))
+            self.assertEqual(spec, DEFAULT_SPEC)
+
+    def test_crops_take_the_shape_of_the_folders_spec_and_specs_are_not_mixed(self):
+        with tempfile.TemporaryDirectory() as d:
+            write_folder(os.path.join(d, 'long'), [1, 0], 10, LONG)
+            crops, _, _, _, spec = load_many([os.path.join(d, 'long')])
+            self.assertEqual(crops.shape, (2, 6, 16, 16, 16))
+            self.assertEqual(crops[1].min(), 11)
+            self.assertEqual(spec, LONG)
+            write_folder(os.path.join(d, 'default'), [1, 0], 20)
+            with self.assertRaisesRegex(ValueError, 'default: crops of another spec'):
+                load_many([os.path.join(d, 'long'), os.path.join(d, 'default')])
 
     def test_a_folder_whose_files_disagree_is_named(self):
         with tempfile.TemporaryDirectory() as d:
@@ -73,7 +93,7 @@ class Ensemble(unittest.TestCase):
         from export_classifier import MeanProbability
         torch.manual_seed(0)
         a, b = ProposalNet(4).eval(), ProposalNet(6).eval()
-        crops, feats = torch.rand(3, CHANNELS, *CROP), torch.rand(3, FEATURES)
+        crops, feats = torch.rand(3, *crop_shape(DEFAULT_SPEC)), torch.rand(3, FEATURES)
         with torch.no_grad():
             pa, pb = torch.sigmoid(a(crops, feats)), torch.sigmoid(b(crops, feats))
             self.assertTrue(torch.allclose(MeanProbability([a, b])(crops, feats), (pa + pb) / 2))
@@ -99,9 +119,29 @@ class Ensemble(unittest.TestCase):
             self.assertEqual([t['epoch'] for t in m['training']['members']], [1, 2])
             self.assertEqual(m['parameters'], sum(p.numel() for w in (4, 6) for p in ProposalNet(w).parameters()))
             self.assertGreater(os.path.getsize(os.path.join(d, 'm', 'model.onnx')), 0)
+            self.assertEqual(m['input']['crop'], DEFAULT_SPEC)
             r = subprocess.run([*export, '--record', os.path.join(d, '0.json')], capture_output=True, text=True)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn('2 checkpoints but 1 records', r.stderr)
+
+    def test_export_carries_the_crop_spec_and_refuses_members_of_other_crops(self):
+        import subprocess
+        import torch
+        from classifier_net import ProposalNet
+        with tempfile.TemporaryDirectory() as d:
+            long_ck, old_ck = os.path.join(d, 'long.pt'), os.path.join(d, 'old.pt')
+            torch.save({'model': ProposalNet(4, 6).state_dict(), 'width': 4, 'crop': LONG, 'epoch': 1}, long_ck)
+            torch.save({'model': ProposalNet(4).state_dict(), 'width': 4, 'epoch': 1}, old_ck)
+            here = os.path.join(os.path.dirname(__file__), '..')
+            export = [sys.executable, os.path.join(here, 'export_classifier.py'), '--out', os.path.join(d, 'm'), '--checkpoint']
+            r = subprocess.run([*export, long_ck], capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            m = json.load(open(os.path.join(d, 'm', 'model.json')))
+            self.assertEqual(m['input']['crop'], LONG)
+            self.assertEqual((m['input']['channels'], m['input']['size']), (6, [16, 16, 16]))
+            r = subprocess.run([*export, long_ck, old_ck], capture_output=True, text=True)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn('members must share one crop spec', r.stderr)
 
 
 if __name__ == '__main__':

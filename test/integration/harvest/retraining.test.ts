@@ -14,7 +14,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../../../src/config/load';
 import { readManifest } from '../../../src/detect/load-manifest';
-import { cropLength, DEFAULT_CROP_SPEC, FEATURE_COUNT } from '../../../src/detect/proposal-crops';
+import { CROP_SPEC_FILE, cropLength, DEFAULT_CROP_SPEC, FEATURE_COUNT, parseCropSpec } from '../../../src/detect/proposal-crops';
 import { FolderArchive } from '../../../src/harvest/archives';
 import { HarvestDataset, type HarvestRecord } from '../../../src/harvest/dataset';
 import { writeSyntheticArchive } from '../../../src/harvest/synthetic-archive';
@@ -97,6 +97,24 @@ test('the dataset becomes proposal-classifier data: the readers\' labels and kno
   // Written once: a second export into the same folder would append duplicates.
   await expect(exportClassifierSet(new HarvestDataset(path.join(tmp, 'harvest')), out, config().selection, source)).rejects.toThrow(/exists: a classifier set is written once/);
   expect(fs.readFileSync(path.join(out, 'train', 'meta.jsonl'), 'utf8').trim().split('\n')).toHaveLength(meta.length);
+});
+
+test('classifier-set --crop-spec cuts the crops of the spec given and records it; a wrong spec is refused before anything is written', async () => {
+  const spec = path.join(repo, 'models/training/crop-specs/z64.json');
+  const out = path.join(tmp, 'classifier-set-z64');
+  const r = await lens(['model', 'classifier-set', '--harvest', path.join(tmp, 'harvest'), '--out', out, '--crop-spec', spec]);
+  expect(r.code).toBe(0);
+  const z64 = parseCropSpec(JSON.parse(fs.readFileSync(spec, 'utf8')), spec);
+  expect(JSON.parse(fs.readFileSync(path.join(out, 'train', CROP_SPEC_FILE), 'utf8'))).toEqual(z64);
+  expect((JSON.parse(fs.readFileSync(path.join(out, 'classifier-set.json'), 'utf8')) as { crop: unknown }).crop).toEqual(z64);
+  const n = fs.readFileSync(path.join(out, 'train', 'meta.jsonl'), 'utf8').trim().split('\n').length;
+  expect(fs.statSync(path.join(out, 'train', 'crops.u8')).size).toBe(n * cropLength(z64));
+  const bad = path.join(tmp, 'bad-spec.json');
+  fs.writeFileSync(bad, JSON.stringify({ ...z64, size: [16, 16] }));
+  const refused = await lens(['model', 'classifier-set', '--harvest', path.join(tmp, 'harvest'), '--out', path.join(tmp, 'never'), '--crop-spec', bad]);
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toContain(`--crop-spec ${bad}: crop spec size must be three positive integers`);
+  expect(fs.existsSync(path.join(tmp, 'never'))).toBe(false);
 });
 
 test('train_harvest.py trains with the hard-negative suppression loss and exports a candidate the runtime accepts', () => {

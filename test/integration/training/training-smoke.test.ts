@@ -3,16 +3,22 @@
  * a few iterations of train.py, its ONNX export and manifest, which the runtime then parses and runs (`lens detect
  * --model` as a child process: onnxruntime-node's tensors do not cross jest's sandboxed typed arrays). Also checks
  * the training record (git commit, data set hashes as models/training/provenance.py documents them) and that the
- * time limit aborts instead of exporting whatever was reached, and runs the Python unit tests of the training
- * pieces (models/training/tests/test_*.py).
+ * time limit aborts instead of exporting whatever was reached, that a proposal classifier trained on crops of a
+ * non-default spec runs chained behind the detector, and runs the Python unit tests of the training pieces
+ * (models/training/tests/test_*.py).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { writeChainedModel } from '../../../scripts/chain-models';
+import { ClassifierDataWriter } from '../../../src/detect/classifier-data-writer';
 import type { Findings } from '../../../src/detect/findings';
 import { readManifest } from '../../../src/detect/load-manifest';
+import { readProposalManifest } from '../../../src/detect/proposal-classifier';
+import { parseCropSpec } from '../../../src/detect/proposal-crops';
+import { voxelToLPS } from '../../../src/dicom/volume';
 import { generateStudy } from '../../../src/synth/study';
 import { writeStudyDicom } from '../../../src/synth/write-dicom';
 import { writeStudyRaw } from '../../../src/synth/write-raw';
@@ -104,6 +110,39 @@ describe('Python training smoke (toy data)', () => {
     // The untrained heads fire everywhere at this threshold: both heads' proposals reach the fused findings.
     const heads = new Set(findings.lesions.flatMap((l) => Object.keys(l.heads ?? {})));
     expect([...heads].sort()).toEqual(['deeplesion', 'luna']);
+  });
+
+  it('trains a proposal classifier on crops of another spec, which the runtime cuts again when it chains it', () => {
+    // Training data as `lens model classifier-set --crop-spec` writes it: crops of z64.json around boxes of a phantom.
+    const spec = parseCropSpec(JSON.parse(fs.readFileSync(path.join(training, 'crop-specs/z64.json'), 'utf8')), 'z64.json');
+    const study = generateStudy(64001, { size: 64, slices: 24, lesions: [2, 2] });
+    const v = study.volume;
+    for (const part of ['train', 'val']) {
+      const w = new ClassifierDataWriter(path.join(dir, 'cls', part), spec);
+      for (let i = 0; i < 8; i++) {
+        const c = voxelToLPS(v, 20 + 3 * i, 30, 12), r = 4 + i;
+        w.add(v, [c[0] - r, c[1] - r, c[2] - r, c[0] + r, c[1] + r, c[2] + r], 0.2 + i / 20, i % 2 === 0 ? 1 : 0, { candidate: i });
+      }
+      w.close();
+    }
+    python([
+      path.join(training, 'train_classifier.py'), '--train', path.join(dir, 'cls/train'), '--val', path.join(dir, 'cls/val'),
+      '--epochs', '1', '--iters-per-epoch', '2', '--batch', '4', '--width', '4', '--out', path.join(dir, 'cls-run'),
+    ]);
+    const classifier = path.join(dir, 'cls-model');
+    python([path.join(training, 'export_classifier.py'), '--checkpoint', path.join(dir, 'cls-run/best.pt'), '--out', classifier, '--version', '0.0.0-z64']);
+    expect(readProposalManifest(classifier).spec).toEqual(spec);
+    // Chained behind the shipped detector: every reported finding carries the classifier's probability.
+    const chained = path.join(dir, 'chained');
+    writeChainedModel(path.join(repo, 'models/lens-ulb'), classifier, chained);
+    writeStudyDicom(study, path.join(dir, 'cls-dicom'));
+    const found = path.join(dir, 'cls-detect');
+    const args = [path.join(repo, 'bin/lens.js'), 'detect', path.join(dir, 'cls-dicom'), '--model', chained, '--out', found, '--no-report', '--threads', '1', '--threshold', '0'];
+    execFileSync(process.execPath, args, { cwd: repo, env: { ...process.env, LENS_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const findings = JSON.parse(fs.readFileSync(path.join(found, 'findings.json'), 'utf8')) as Findings;
+    expect(findings.model.version).toContain('lens-fpr-0.0.0-z64');
+    expect(findings.lesions.length).toBeGreaterThan(0);
+    for (const l of findings.lesions) expect(l.heads!.classifier).toBeGreaterThanOrEqual(0);
   });
 
   it('passes the Python unit tests of the stage-5, LENS and proposal classifier pieces (ignore regions, domain randomisation, ONNX recovery, label scopes, mining, batches, pooled sets, ensembles)', () => {
